@@ -1,0 +1,141 @@
+// The app factory: builds the whole site from a config object. It never reads
+// process.env and never listens (that is server.ts), so every test builds its own app
+// with its own sessions folder and database.
+import path from "node:path";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import helmet from "helmet";
+import nunjucks from "nunjucks";
+import { pino, type Logger } from "pino";
+import { pinoHttp } from "pino-http";
+import { authRouter } from "./auth/routes";
+import { createUsers, type Users } from "./auth/users";
+import type { Config } from "./config";
+import { openDatabase, type Database } from "./db";
+import { healthRouter } from "./health/routes";
+import { homeRouter } from "./home/routes";
+import { createCsrf } from "./http/csrf";
+import { errorHandler, notFound } from "./http/errors";
+import { flashMiddleware } from "./http/flash";
+import { sessionCookieName, sessionCookieOptions, sessionMiddleware } from "./sessions/middleware";
+import { createSessionStorage, type SessionStorage } from "./sessions/storage";
+
+const ROOT = path.resolve(__dirname, "..");
+export const VIEWS_DIR = path.join(ROOT, "views");
+export const PUBLIC_DIR = path.join(ROOT, "public");
+
+/** Body size for every form: far above any honest form, far below a problem. */
+const FORM_LIMIT = "16kb";
+
+export interface AppDeps {
+  logger?: Logger;
+  now?: () => number;
+}
+
+export interface Handstamp {
+  app: Express;
+  config: Config;
+  db: Database;
+  users: Users;
+  storage: SessionStorage;
+  /** Stops background work and closes the database. */
+  close(): Promise<void>;
+}
+
+export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
+  const logger = deps.logger ?? pino({ level: config.logLevel });
+  const db = openDatabase(config.databasePath);
+  const users = createUsers(db, deps.now);
+  const storage = createSessionStorage(config, { logger, now: deps.now });
+  const csrf = createCsrf();
+  const production = config.env === "production";
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", config.trustProxy);
+  createViews(production).express(app);
+  app.set("view engine", "njk");
+  // Defaults for pages rendered before the middleware below has run (an early error).
+  app.locals.takeFlashes = () => [];
+  app.locals.csrfToken = () => "";
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: { directives: cspDirectives(production) },
+      strictTransportSecurity: production, // over plain http (development) it only confuses
+    }),
+  );
+  // Static files come before logging and sessions: no session work for a stylesheet.
+  app.use(express.static(PUBLIC_DIR, { index: false, maxAge: production ? "1h" : 0 }));
+  app.use(
+    pinoHttp({
+      logger,
+      // Only what is needed to follow a request: never the Cookie or Set-Cookie headers.
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(healthRouter({ storage, db }));
+  app.use(noStore);
+  app.use(sessionMiddleware(config, storage.store));
+  app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }));
+  app.use(csrf.expose);
+  app.use(flashMiddleware(config));
+  app.use(exposeUser);
+  app.use(csrf.protect);
+
+  app.use(homeRouter());
+  app.use(
+    authRouter({
+      users,
+      sessionCookie: { name: sessionCookieName(config), options: sessionCookieOptions(config) },
+    }),
+  );
+  app.use(notFound);
+  app.use(errorHandler({ logger, isCsrfError: csrf.isCsrfError, showStack: config.env === "development" }));
+
+  return {
+    app,
+    config,
+    db,
+    users,
+    storage,
+    async close() {
+      await storage.close();
+      db.close();
+    },
+  };
+}
+
+function createViews(production: boolean): nunjucks.Environment {
+  const loader = new nunjucks.FileSystemLoader(VIEWS_DIR, { noCache: !production });
+  return new nunjucks.Environment(loader, { autoescape: true });
+}
+
+function cspDirectives(production: boolean) {
+  return {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", "data:"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+    objectSrc: ["'none'"],
+    baseUri: ["'none'"],
+    upgradeInsecureRequests: production ? [] : null,
+  };
+}
+
+/** Pages below depend on the session: never cache them, never share them across cookies. */
+function noStore(_req: Request, res: Response, next: NextFunction): void {
+  res.set("Cache-Control", "no-store");
+  res.vary("Cookie");
+  next();
+}
+
+function exposeUser(req: Request, res: Response, next: NextFunction): void {
+  res.locals.currentUser = req.session.name;
+  res.locals.path = req.path;
+  next();
+}

@@ -1,0 +1,8 @@
+// Where to go after log-in: only a path on this site, never another origin.
+// Rejects "//evil.example", "/\evil.example", "https://…", "javascript:…" and the like.
+export function safeNextPath(next: string | undefined): string {
+  if (!next || next.length > 2048) return "/";
+  if (!next.startsWith("/") || next.startsWith("//")) return "/";
+  if (/[\\\u0000-\u001f\u007f]/.test(next)) return "/";
+  return next;
+}

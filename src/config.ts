@@ -1,0 +1,146 @@
+// Configuration: parsed once from an environment object with a zod schema into a
+// frozen, typed object. Pure: no process.env, no files, no exit. `server.ts` decides
+// what to do with a ConfigError, and supplies the development secret.
+import path from "node:path";
+import { z } from "zod";
+
+export type NodeEnv = "development" | "production" | "test";
+export type SessionStoreKind = "file" | "memory";
+export type TrustProxy = boolean | number | string;
+
+export interface Config {
+  readonly env: NodeEnv;
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: string;
+  readonly trustProxy: TrustProxy;
+  /** First one signs, every one verifies (rotation). */
+  readonly sessionSecrets: readonly string[];
+  readonly sessionStore: SessionStoreKind;
+  readonly sessionDir: string;
+  readonly databasePath: string;
+  readonly sessionIdleTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const UNITS_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** "90s", "30m", "12h", "7d" → milliseconds; anything else → undefined. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d{1,9})([smhd])$/.exec(text.trim());
+  if (!match) return undefined;
+  const ms = Number(match[1]) * UNITS_MS[match[2] as keyof typeof UNITS_MS];
+  return ms > 0 ? ms : undefined;
+}
+
+const MIN_PRODUCTION_SECRET = 32;
+
+const duration = (example: string) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must be a positive whole number followed by s, m, h or d (for example ${example})`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const trustProxy = z.string().transform((text): TrustProxy => {
+  const value = text.trim().toLowerCase();
+  if (["", "off", "false", "no"].includes(value)) return false;
+  if (["on", "true", "yes"].includes(value)) return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return text.trim(); // "loopback", an address or a subnet list: handed to Express as is
+});
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"], {
+    error: "must be development, production or test",
+  }).default("development"),
+  PORT: z.coerce
+    .number({ error: "must be a port number from 0 to 65535" })
+    .int("must be a port number from 0 to 65535")
+    .min(0, "must be a port number from 0 to 65535")
+    .max(65535, "must be a port number from 0 to 65535")
+    .default(3000),
+  HOST: z.string().min(1, "must not be empty").default("localhost"),
+  LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+      error: "must be one of fatal, error, warn, info, debug, trace, silent",
+    })
+    .default("info"),
+  TRUST_PROXY: trustProxy.default(false),
+  SESSION_STORE: z.enum(["file", "memory"], { error: "must be file or memory" }).default("file"),
+  SESSION_DIR: z.string().min(1, "must not be empty").default("./sessions"),
+  DATABASE_PATH: z.string().min(1, "must not be empty").default("./data/handstamp.db"),
+  SESSION_IDLE_TIMEOUT: duration("30m").default(30 * UNITS_MS.m),
+});
+
+export interface ParseOptions {
+  /** Where relative paths start from (the working directory in `server.ts`). */
+  cwd?: string;
+  /**
+   * Called outside production when SESSION_SECRET is missing, with the data folder:
+   * returns a secret kept across restarts. Without it, a missing secret is an error.
+   */
+  devSecret?: (dataDir: string) => string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Blank values count as unset, as in most .env tooling. */
+function withoutBlanks(env: Env): Env {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""));
+}
+
+export function parseConfig(env: Env, options: ParseOptions = {}): Config {
+  const given = withoutBlanks(env);
+  const parsed = schema.safeParse(given);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+  const production = given.NODE_ENV === "production";
+  const secrets = (given.SESSION_SECRET ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const cwd = options.cwd ?? process.cwd();
+  const databasePath = path.resolve(cwd, given.DATABASE_PATH ?? "./data/handstamp.db");
+
+  if (secrets.length === 0 && (production || !options.devSecret)) {
+    problems.push("SESSION_SECRET: is required in production (generate one with `npm run secret`)");
+  } else if (production && secrets.some((s) => s.length < MIN_PRODUCTION_SECRET)) {
+    problems.push(
+      `SESSION_SECRET: every secret must be at least ${MIN_PRODUCTION_SECRET} characters in production (generate one with \`npm run secret\`)`,
+    );
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+
+  const values = parsed.data;
+  if (secrets.length === 0 && options.devSecret) {
+    secrets.push(options.devSecret(path.dirname(databasePath)));
+  }
+  return Object.freeze({
+    env: values.NODE_ENV,
+    port: values.PORT,
+    host: values.HOST,
+    logLevel: values.LOG_LEVEL,
+    trustProxy: values.TRUST_PROXY,
+    sessionSecrets: Object.freeze(secrets),
+    sessionStore: values.SESSION_STORE,
+    sessionDir: path.resolve(cwd, values.SESSION_DIR),
+    databasePath,
+    sessionIdleTimeoutMs: values.SESSION_IDLE_TIMEOUT,
+  });
+}

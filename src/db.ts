@@ -1,0 +1,36 @@
+// The SQLite database (better-sqlite3): opened once per app, created and migrated on
+// first use. Migrations are numbered by SQLite's user_version.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+
+export type Database = BetterSqlite3.Database;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE users (
+     id            INTEGER PRIMARY KEY,
+     username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+     password_hash TEXT NOT NULL,
+     created_at    INTEGER NOT NULL
+   )`,
+];
+
+export function openDatabase(file: string): Database {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const db = new BetterSqlite3(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("foreign_keys = ON");
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,53 @@
+// The last stops: a 404 page, and one error handler that answers every error with a
+// readable page and the right status. The client never sees a stack trace outside
+// development, and nothing the client sent can produce a 500.
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { Logger } from "pino";
+import { SessionStoreUnavailable } from "../sessions/errors";
+
+export const notFound: RequestHandler = (_req, res) => {
+  res.status(404).render("errors/404.njk");
+};
+
+interface HttpishError {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  message?: string;
+  type?: string;
+}
+
+const CLIENT_MESSAGES: Record<number, string> = {
+  400: "The request could not be understood.",
+  413: "What you sent is too large.",
+  415: "That kind of content is not accepted here.",
+};
+
+export function errorHandler(deps: {
+  logger: Logger;
+  isCsrfError: (err: unknown) => boolean;
+  showStack: boolean;
+}): ErrorRequestHandler {
+  return function handleError(err: unknown, req, res, next) {
+    if (res.headersSent) return next(err);
+    if (deps.isCsrfError(err)) {
+      return res.status(403).render("errors/403.njk");
+    }
+    if (err instanceof SessionStoreUnavailable) {
+      deps.logger.error({ err: err.message, url: req.originalUrl }, "session store unavailable");
+      res.set("Retry-After", String(err.retryAfterSeconds));
+      return res.status(503).render("errors/503.njk");
+    }
+    const status = (err as HttpishError)?.status ?? (err as HttpishError)?.statusCode;
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      return res.status(status).render("errors/4xx.njk", {
+        status,
+        message: CLIENT_MESSAGES[status] ?? "The request was refused.",
+      });
+    }
+    deps.logger.error({ err, url: req.originalUrl }, "unhandled error");
+    res.status(500).render("errors/500.njk", {
+      stack: deps.showStack ? (err as Error)?.stack : undefined,
+    });
+  };
+}

@@ -1,0 +1,57 @@
+// The one place that reads the environment, listens and shuts down.
+import type { Server } from "node:http";
+import dotenv from "dotenv";
+import { createApp } from "./app";
+import { ConfigError, parseConfig } from "./config";
+import { loadOrCreateDevSecret } from "./devSecret";
+
+function fail(message: string): never {
+  console.error(`handstamp: ${message}`);
+  process.exit(1);
+}
+
+function main(): void {
+  dotenv.config({ quiet: true });
+  let config;
+  try {
+    config = parseConfig(process.env, {
+      devSecret: (dataDir) => loadOrCreateDevSecret(dataDir, (line) => console.log(line)),
+    });
+  } catch (err) {
+    fail(err instanceof ConfigError ? err.message : `cannot read the configuration: ${(err as Error).message}`);
+  }
+
+  let handstamp;
+  try {
+    handstamp = createApp(config);
+  } catch (err) {
+    fail(`cannot start: ${(err as Error).message}`);
+  }
+  const { app, close } = handstamp;
+
+  const server: Server = app.listen(config.port, config.host, () => {
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    console.log(`handstamp: listening on http://${config.host}:${port} (${config.env}, ${config.sessionStore} sessions)`);
+  });
+  server.on("error", (err) => fail(`cannot listen on ${config.host}:${config.port}: ${err.message}`));
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`handstamp: ${signal} received, finishing requests in flight`);
+    server.close(() => {
+      close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 10_000).unref();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main();

@@ -1,0 +1,45 @@
+// The session layer: express-session over our store, with the cookie settings that
+// matter (see "How sessions work here" in the README for why each one is there).
+import session from "express-session";
+import type { Config } from "../config";
+import { generateSessionId } from "./ids";
+
+declare module "express-session" {
+  interface SessionData {
+    visits: number;
+    /** Set at log-in: the user's name, as in the seeds' session["name"]. */
+    name: string;
+    userId: number;
+    flash: { category: "success" | "error" | "info"; text: string }[];
+  }
+}
+
+/** `__Host-` makes the browser insist on Secure, Path=/ and no Domain. */
+export function sessionCookieName(config: Config): string {
+  return config.env === "production" ? "__Host-sid" : "sid";
+}
+
+export function sessionCookieOptions(config: Config) {
+  return {
+    httpOnly: true,
+    sameSite: "lax" as const,
+    secure: config.env === "production",
+    path: "/",
+  };
+}
+
+export function sessionMiddleware(config: Config, store: session.Store) {
+  return session({
+    name: sessionCookieName(config),
+    secret: [...config.sessionSecrets],
+    store,
+    genid: generateSessionId,
+    // Only sessions that hold something are stored, and only when they change:
+    // an unchanged session is touched (its expiry pushed forward), not rewritten.
+    resave: false,
+    saveUninitialized: false,
+    // No maxAge: the cookie ends with the browser (the seeds' SESSION_PERMANENT =
+    // False) while the store enforces the idle timeout on the server.
+    cookie: sessionCookieOptions(config),
+  });
+}
