@@ -1,0 +1,133 @@
+import path from "node:path";
+import { ConfigError, parseConfig, parseDuration } from "../src/config";
+
+const devSecret = () => "dev-secret";
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    parseConfig(env, { devSecret });
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+describe("configuration", () => {
+  test("works with no variables at all outside production", () => {
+    const config = parseConfig({}, { devSecret, cwd: "/srv/app" });
+    expect(config).toMatchObject({
+      env: "development",
+      port: 3000,
+      host: "localhost",
+      logLevel: "info",
+      trustProxy: false,
+      sessionSecrets: ["dev-secret"],
+      sessionStore: "file",
+      sessionDir: "/srv/app/sessions",
+      databasePath: "/srv/app/data/handstamp.db",
+      sessionIdleTimeoutMs: 30 * 60_000,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  test("the development secret is asked for with the data folder", () => {
+    const folders: string[] = [];
+    parseConfig({ DATABASE_PATH: "db/site.db" }, { cwd: "/x", devSecret: (dir) => (folders.push(dir), "s") });
+    expect(folders).toEqual([path.resolve("/x/db")]);
+  });
+
+  test("reads every variable", () => {
+    const config = parseConfig(
+      {
+        NODE_ENV: "production",
+        PORT: "8080",
+        HOST: "0.0.0.0",
+        LOG_LEVEL: "warn",
+        TRUST_PROXY: "1",
+        SESSION_SECRET: `${"n".repeat(32)}, ${"o".repeat(40)}`,
+        SESSION_STORE: "memory",
+        SESSION_DIR: "/var/lib/handstamp/sessions",
+        DATABASE_PATH: "/var/lib/handstamp/users.db",
+        SESSION_IDLE_TIMEOUT: "12h",
+      },
+      {},
+    );
+    expect(config).toMatchObject({
+      env: "production",
+      port: 8080,
+      host: "0.0.0.0",
+      logLevel: "warn",
+      trustProxy: 1,
+      sessionSecrets: ["n".repeat(32), "o".repeat(40)],
+      sessionStore: "memory",
+      sessionDir: "/var/lib/handstamp/sessions",
+      databasePath: "/var/lib/handstamp/users.db",
+      sessionIdleTimeoutMs: 12 * 3_600_000,
+    });
+  });
+
+  test.each([
+    ["off", false],
+    ["true", true],
+    ["2", 2],
+    ["loopback", "loopback"],
+  ])("TRUST_PROXY=%s means %j", (value, expected) => {
+    expect(parseConfig({ TRUST_PROXY: value }, { devSecret }).trustProxy).toBe(expected);
+  });
+
+  test.each([
+    ["PORT", "eighty", "PORT: must be a port number from 0 to 65535"],
+    ["PORT", "70000", "PORT: must be a port number from 0 to 65535"],
+    ["NODE_ENV", "staging", "NODE_ENV: must be development, production or test"],
+    ["LOG_LEVEL", "loud", "LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent"],
+    ["SESSION_STORE", "mongo", "SESSION_STORE: must be file or memory"],
+    ["SESSION_IDLE_TIMEOUT", "30 minutes", "SESSION_IDLE_TIMEOUT: must be a positive whole number followed by s, m, h or d (for example 30m)"],
+    ["SESSION_IDLE_TIMEOUT", "0m", "SESSION_IDLE_TIMEOUT: must be a positive whole number followed by s, m, h or d (for example 30m)"],
+  ])("a bad %s (%j) is named with what it accepts", (name, value, problem) => {
+    expect(problemsOf({ [name]: value })).toEqual([problem]);
+  });
+
+  test("every bad variable is named at once, on one line", () => {
+    let message = "";
+    try {
+      parseConfig({ PORT: "x", SESSION_STORE: "y", NODE_ENV: "production" }, {});
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^invalid configuration: /);
+    expect(message).not.toContain("\n");
+    expect(message).toContain("PORT:");
+    expect(message).toContain("SESSION_STORE:");
+    expect(message).toContain("SESSION_SECRET:");
+  });
+
+  test("production needs a secret", () => {
+    expect(problemsOf({ NODE_ENV: "production" })).toEqual([
+      "SESSION_SECRET: is required in production (generate one with `npm run secret`)",
+    ]);
+  });
+
+  test("production refuses a secret shorter than 32 characters, even an old one", () => {
+    expect(problemsOf({ NODE_ENV: "production", SESSION_SECRET: `${"a".repeat(32)},short` })).toEqual([
+      "SESSION_SECRET: every secret must be at least 32 characters in production (generate one with `npm run secret`)",
+    ]);
+  });
+
+  test("blank variables count as unset", () => {
+    expect(parseConfig({ PORT: "", SESSION_SECRET: " " }, { devSecret }).port).toBe(3000);
+  });
+
+  test.each([
+    ["90s", 90_000],
+    ["30m", 1_800_000],
+    ["12h", 43_200_000],
+    ["7d", 604_800_000],
+    ["30", undefined],
+    ["m", undefined],
+    ["-5m", undefined],
+    ["1.5h", undefined],
+  ])("duration %j is %j ms", (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+});

@@ -1,0 +1,131 @@
+// The real entry point, as `npm start` runs it: a child process with its own environment.
+import { spawn } from "node:child_process";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { tempDir } from "./helpers";
+
+const ROOT = path.resolve(__dirname, "..");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function startServer(env: Record<string, string>, cwd: string) {
+  const child = spawn(TSX, [path.join(ROOT, "src", "server.ts")], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", ...env },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  // A server that hangs fails its test instead of stalling the suite.
+  const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const exited = new Promise<Run>((resolve) =>
+    child.on("exit", (code) => {
+      clearTimeout(deadline);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  const listening = new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", () => {
+      const match = /listening on (http:\/\/\S+)/.exec(stdout);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then((run) => reject(new Error(`server exited: ${run.stderr}`)));
+  });
+  listening.catch(() => undefined); // tests of a failed start never wait for it
+  return { child, exited, listening };
+}
+
+describe("the server process", () => {
+  test("a bad configuration stops the start with one line naming each bad variable", async () => {
+    const { exited } = startServer({ PORT: "eighty", SESSION_STORE: "mongo" }, tempDir());
+    const run = await exited;
+    expect(run.code).toBe(1);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^handstamp: invalid configuration: /);
+    expect(lines[0]).toContain("PORT: must be a port number");
+    expect(lines[0]).toContain("SESSION_STORE: must be file or memory");
+  });
+
+  test("production without a secret refuses to start", async () => {
+    const run = await startServer({ NODE_ENV: "production" }, tempDir()).exited;
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe(
+      "handstamp: invalid configuration: SESSION_SECRET: is required in production (generate one with `npm run secret`)",
+    );
+  });
+
+  test("a sessions folder that cannot be created stops the start with one line", async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, "a-file"), "");
+    const run = await startServer({ SESSION_DIR: "a-file/sessions" }, dir).exited;
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/^handstamp: cannot start: ENOTDIR.*a-file\/sessions/);
+  });
+
+  test("without a secret outside production, it creates one (mode 0600), says so, and keeps it", async () => {
+    const dir = tempDir();
+    const first = startServer({}, dir);
+    const url = await first.listening;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    first.child.kill("SIGTERM");
+    const run = await first.exited;
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("created a development secret in data/session-secret");
+    const file = path.join(dir, "data", "session-secret");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const secret = readFileSync(file, "utf8");
+    expect(secret.trim()).toMatch(/^[0-9a-f]{64}$/);
+
+    const second = startServer({}, dir);
+    await second.listening;
+    second.child.kill("SIGINT");
+    const again = await second.exited;
+    expect(again.stdout).toContain("using the development secret in data/session-secret");
+    expect(readFileSync(file, "utf8")).toBe(secret);
+  });
+
+  test("a session survives a restart (same secret, same files)", async () => {
+    const dir = tempDir();
+    const first = startServer({}, dir);
+    const url = await first.listening;
+    const res = await fetch(`${url}/`);
+    const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
+    first.child.kill("SIGTERM");
+    await first.exited;
+
+    const second = startServer({}, dir);
+    const url2 = await second.listening;
+    const page = await (await fetch(`${url2}/`, { headers: { cookie } })).text();
+    expect(page).toContain('data-testid="visits">2<');
+    second.child.kill("SIGTERM");
+    await second.exited;
+  });
+
+  test("SIGTERM lets a request in flight finish before the process exits", async () => {
+    const dir = tempDir();
+    const server = startServer({}, dir);
+    const url = await server.listening;
+    // An argon2 log-in takes a while: start one, then ask the server to stop.
+    const page = await fetch(`${url}/login`);
+    const cookie = page.headers.get("set-cookie")!.split(";")[0]!;
+    const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+    const inFlight = fetch(`${url}/login`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: token, username: "nobody", password: "long enough" }),
+      redirect: "manual",
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    server.child.kill("SIGTERM");
+    expect((await inFlight).status).toBe(401);
+    expect((await server.exited).code).toBe(0);
+  });
+});

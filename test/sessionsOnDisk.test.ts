@@ -1,0 +1,155 @@
+import { readFileSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import request from "supertest";
+import { csrfFrom, logIn, setCookieHeaders, logOut, sessionIdFrom, signUp, useTestApp, visits } from "./helpers";
+
+describe("sessions as files on disk", () => {
+  const t = useTestApp();
+
+  test("a visit creates one file named by the session id, holding the count", async () => {
+    const browser = t.agent();
+    const res = await browser.get("/");
+    const id = sessionIdFrom(res)!;
+    expect(t.sessionFiles()).toContain(id);
+    const file = path.join(t.config.sessionDir, `${id}.json`);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ visits: 1 });
+    await visits(browser);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ visits: 2 });
+  });
+
+  test("a request that stores nothing creates no file", async () => {
+    const before = t.sessionFiles().length;
+    await request(t.app).get("/secret/nothing-here");
+    await request(t.app).get("/healthz");
+    expect(t.sessionFiles().length).toBe(before);
+  });
+
+  test("the session file appears after log-in and is gone after log-out", async () => {
+    await signUp(t.agent(), "disk-user");
+    const browser = t.agent();
+    const res = await logIn(browser, "disk-user");
+    const id = sessionIdFrom(res)!;
+    const file = path.join(t.config.sessionDir, `${id}.json`);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ name: "disk-user" });
+    await logOut(browser);
+    expect(() => statSync(file)).toThrow(/ENOENT/);
+  });
+
+  test("a page that only reads the session leaves its data alone, and pushes its expiry", async () => {
+    const browser = t.agent();
+    await signUp(browser, "reader");
+    await browser.get("/"); // consumes the welcome flash
+    const id = t.sessionFiles().find((s) => readFileSync(path.join(t.config.sessionDir, `${s}.json`), "utf8").includes('"reader"'))!;
+    const file = path.join(t.config.sessionDir, `${id}.json`);
+    const before = readFileSync(file, "utf8");
+    const expiryBefore = statSync(file).mtimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    await browser.get("/secret");
+    expect(readFileSync(file, "utf8")).toBe(before);
+    expect(statSync(file).mtimeMs).toBeGreaterThan(expiryBefore);
+  });
+
+  test("a session whose file was deleted is gone: the visitor starts again", async () => {
+    const browser = t.agent();
+    const id = sessionIdFrom(await browser.get("/"))!;
+    expect(await visits(browser)).toBe(2);
+    rmSync(path.join(t.config.sessionDir, `${id}.json`), { force: true });
+    expect(await visits(browser)).toBe(1);
+  });
+
+  test("a corrupt session file is a fresh start for that visitor, not a 500", async () => {
+    const browser = t.agent();
+    const first = await browser.get("/");
+    const id = sessionIdFrom(first)!;
+    const file = path.join(t.config.sessionDir, `${id}.json`);
+    const { atime, mtime } = statSync(file);
+    require("node:fs").writeFileSync(file, "{not json");
+    require("node:fs").utimesSync(file, atime, mtime);
+    const res = await browser.get("/");
+    expect(res.status).toBe(200);
+    expect(await visits(browser)).toBe(2);
+  });
+
+  test("a well-signed cookie for an unknown id gets a fresh id, not that one", async () => {
+    const browser = t.agent();
+    const id = sessionIdFrom(await browser.get("/"))!;
+    rmSync(path.join(t.config.sessionDir, `${id}.json`));
+    const res = await browser.get("/");
+    const fresh = sessionIdFrom(res)!;
+    expect(fresh).toBeTruthy();
+    expect(fresh).not.toBe(id);
+  });
+
+  test.each([
+    ["a forged signature", (c: string) => c.replace(/\.[^.]+$/, ".forged")],
+    ["garbage", () => "sid=%%%garbage"],
+    ["an oversized cookie", () => `sid=s%3A${"a".repeat(3000)}.sig`],
+    ["a path as the id", () => "sid=s%3A..%2F..%2Fetc%2Fpasswd.sig"],
+  ])("a cookie with %s is never adopted", async (_case, tamper) => {
+    const first = await request(t.app).get("/");
+    const cookie = (first.headers["set-cookie"] as unknown as string[])[0]!.split(";")[0]!;
+    const res = await request(t.app).get("/").set("Cookie", tamper(cookie));
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('data-testid="visits">1<');
+    const id = sessionIdFrom(res)!;
+    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe("the session id", () => {
+  const t = useTestApp();
+
+  test("is 256 random bits in base64url, different for every visitor", async () => {
+    const ids = await Promise.all(Array.from({ length: 20 }, async () => sessionIdFrom(await request(t.app).get("/"))!));
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(new Set(ids).size).toBe(20);
+  });
+
+  test("travels in an HttpOnly, SameSite=Lax cookie that ends with the browser", async () => {
+    const res = await request(t.app).get("/");
+    const cookie = (res.headers["set-cookie"] as unknown as string[])[0]!;
+    expect(cookie).toMatch(/^sid=s%3A/);
+    expect(cookie).toMatch(/; HttpOnly/);
+    expect(cookie).toMatch(/; SameSite=Lax/);
+    expect(cookie).toMatch(/; Path=\//);
+    expect(cookie).not.toMatch(/Max-Age|Expires|Domain/i);
+  });
+});
+
+describe("in production", () => {
+  const t = useTestApp({ NODE_ENV: "production", TRUST_PROXY: "loopback" });
+
+  test("the cookie is __Host-sid, Secure, HttpOnly, SameSite=Lax, Path=/, with no Domain", async () => {
+    const res = await request(t.app).get("/").set("X-Forwarded-Proto", "https");
+    const cookie = (res.headers["set-cookie"] as unknown as string[])[0]!;
+    expect(cookie).toMatch(/^__Host-sid=s%3A/);
+    expect(cookie).toMatch(/; Secure/);
+    expect(cookie).toMatch(/; HttpOnly/);
+    expect(cookie).toMatch(/; SameSite=Lax/);
+    expect(cookie).toMatch(/; Path=\//);
+    expect(cookie).not.toMatch(/Domain/i);
+  });
+
+  test("no session cookie is ever sent over plain http", async () => {
+    const res = await request(t.app).get("/");
+    expect(res.headers["set-cookie"]).toBeUndefined();
+  });
+
+  test("a server fault gets a 500 page with no stack trace (last: it closes the database)", async () => {
+    // A cookie jar keeps Secure cookies from plain-http requests: carry it by hand.
+    const page = await request(t.app).get("/login").set("X-Forwarded-Proto", "https");
+    const cookie = setCookieHeaders(page)[0]!.split(";")[0]!;
+    t.db.close();
+    const res = await request(t.app)
+      .post("/login")
+      .set("X-Forwarded-Proto", "https")
+      .set("Cookie", cookie)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), username: "anyone", password: "whatever!" });
+    expect(res.status).toBe(500);
+    expect(res.text).toContain("Something went wrong");
+    expect(res.text).not.toContain("database connection is not open");
+    expect(res.text).not.toMatch(/at .*\.(ts|js):\d+/);
+    expect((await request(t.app).get("/healthz")).status).toBe(503);
+  });
+});
