@@ -19,10 +19,18 @@ function newestSource(dir) {
 
 const stale =
   !fs.existsSync(built) ||
-  fs.statSync(built).mtimeMs < Math.max(newestSource(path.join(root, "src")), fs.statSync(path.join(root, "tsconfig.build.json")).mtimeMs);
+  fs.statSync(built).mtimeMs <
+    Math.max(
+      newestSource(path.join(root, "src")),
+      fs.statSync(path.join(root, "tsconfig.build.json")).mtimeMs,
+    );
 if (stale) {
   console.log("handstamp: compiling TypeScript (src/ → dist/)");
-  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(root, "tsconfig.build.json")], {
-    stdio: "inherit",
-  });
+  execFileSync(
+    process.execPath,
+    [require.resolve("typescript/bin/tsc"), "-p", path.join(root, "tsconfig.build.json")],
+    {
+      stdio: "inherit",
+    },
+  );
 }

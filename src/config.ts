@@ -42,19 +42,17 @@ export function parseDuration(text: string): number | undefined {
 const MIN_PRODUCTION_SECRET = 32;
 
 const duration = (example: string) =>
-  z
-    .string()
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({
-          code: "custom",
-          message: `must be a positive whole number followed by s, m, h or d (for example ${example})`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be a positive whole number followed by s, m, h or d (for example ${example})`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 const trustProxy = z.string().transform((text): TrustProxy => {
   const value = text.trim().toLowerCase();
@@ -65,9 +63,11 @@ const trustProxy = z.string().transform((text): TrustProxy => {
 });
 
 const schema = z.object({
-  NODE_ENV: z.enum(["development", "production", "test"], {
-    error: "must be development, production or test",
-  }).default("development"),
+  NODE_ENV: z
+    .enum(["development", "production", "test"], {
+      error: "must be development, production or test",
+    })
+    .default("development"),
   PORT: z.coerce
     .number({ error: "must be a port number from 0 to 65535" })
     .int("must be a port number from 0 to 65535")

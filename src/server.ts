@@ -18,7 +18,9 @@ function main(): void {
       devSecret: (dataDir) => loadOrCreateDevSecret(dataDir, (line) => console.log(line)),
     });
   } catch (err) {
-    fail(err instanceof ConfigError ? err.message : `cannot read the configuration: ${(err as Error).message}`);
+    fail(
+      err instanceof ConfigError ? err.message : `cannot read the configuration: ${(err as Error).message}`,
+    );
   }
 
   let handstamp;
@@ -32,7 +34,9 @@ function main(): void {
   const server: Server = app.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
-    console.log(`handstamp: listening on http://${config.host}:${port} (${config.env}, ${config.sessionStore} sessions)`);
+    console.log(
+      `handstamp: listening on http://${config.host}:${port} (${config.env}, ${config.sessionStore} sessions)`,
+    );
   });
   server.on("error", (err) => fail(`cannot listen on ${config.host}:${config.port}: ${err.message}`));
 

@@ -30,7 +30,9 @@ describe("sign-up", () => {
 
   test("stores the password as an argon2id hash, never as given", async () => {
     await signUp(t.agent(), "hashed");
-    const row = t.db.prepare("SELECT password_hash AS h FROM users WHERE username = 'hashed'").get() as { h: string };
+    const row = t.db.prepare("SELECT password_hash AS h FROM users WHERE username = 'hashed'").get() as {
+      h: string;
+    };
     expect(row.h).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
     expect(row.h).not.toContain(PASSWORD);
   });
@@ -70,7 +72,10 @@ describe("sign-up", () => {
   test("a form field sent twice is refused, not crashed on", async () => {
     const browser = t.agent();
     const _csrf = await csrfOf(browser, "/signup");
-    const res = await browser.post("/signup").type("form").send(`_csrf=${_csrf}&username=a1&username=b2&password=${PASSWORD}`);
+    const res = await browser
+      .post("/signup")
+      .type("form")
+      .send(`_csrf=${_csrf}&username=a1&username=b2&password=${PASSWORD}`);
     expect(res.status).toBe(400);
   });
 });
@@ -146,7 +151,10 @@ describe("log-in", () => {
   ])("%s gets 400", async (_case, fields) => {
     const browser = t.agent();
     const _csrf = await csrfOf(browser, "/login");
-    const res = await browser.post("/login").type("form").send({ ...fields, _csrf });
+    const res = await browser
+      .post("/login")
+      .type("form")
+      .send({ ...fields, _csrf });
     expect(res.status).toBe(400);
     expect(formErrorsOf(res.text)).toEqual(["Enter your username and your password."]);
   });
@@ -206,7 +214,9 @@ describe("log-out", () => {
     const name = `replay${Math.random().toString(36).slice(2, 8)}`;
     const replayer = t.agent();
     const signedUp = await signUp(replayer, name);
-    const cookie = setCookieHeaders(signedUp).find((c) => c.startsWith("sid="))!.split(";")[0]!;
+    const cookie = setCookieHeaders(signedUp)
+      .find((c) => c.startsWith("sid="))!
+      .split(";")[0]!;
     expect((await request(t.app).get("/secret").set("Cookie", cookie)).status).toBe(200);
     await logOut(replayer);
     expect((await request(t.app).get("/secret").set("Cookie", cookie)).status).toBe(303);
@@ -228,7 +238,10 @@ describe("CSRF protection", () => {
     const other = await csrfOf(t.agent(), "/signup");
     const browser = t.agent();
     await browser.get("/signup");
-    const res = await browser.post("/signup").type("form").send({ username: "mallory", password: PASSWORD, _csrf: other });
+    const res = await browser
+      .post("/signup")
+      .type("form")
+      .send({ username: "mallory", password: PASSWORD, _csrf: other });
     expect(res.status).toBe(403);
     expect(t.users.findByName("mallory")).toBeUndefined();
   });
@@ -253,13 +266,20 @@ describe("bad requests", () => {
   test("a body over the size limit gets a readable 413", async () => {
     const browser = t.agent();
     const _csrf = await csrfOf(browser, "/login");
-    const res = await browser.post("/login").type("form").send({ _csrf, username: "x".repeat(20_000), password: "y" });
+    const res = await browser
+      .post("/login")
+      .type("form")
+      .send({ _csrf, username: "x".repeat(20_000), password: "y" });
     expect(res.status).toBe(413);
     expect(res.text).toContain("too large");
   });
 
   test("a malformed body gets a readable 4xx, never a 500", async () => {
-    const res = await t.agent().post("/login").set("Content-Type", "application/x-www-form-urlencoded; charset=klingon").send("a=b");
+    const res = await t
+      .agent()
+      .post("/login")
+      .set("Content-Type", "application/x-www-form-urlencoded; charset=klingon")
+      .send("a=b");
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
   });

@@ -82,8 +82,16 @@ describe("configuration", () => {
     ["NODE_ENV", "staging", "NODE_ENV: must be development, production or test"],
     ["LOG_LEVEL", "loud", "LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent"],
     ["SESSION_STORE", "mongo", "SESSION_STORE: must be file or memory"],
-    ["SESSION_IDLE_TIMEOUT", "30 minutes", "SESSION_IDLE_TIMEOUT: must be a positive whole number followed by s, m, h or d (for example 30m)"],
-    ["SESSION_IDLE_TIMEOUT", "0m", "SESSION_IDLE_TIMEOUT: must be a positive whole number followed by s, m, h or d (for example 30m)"],
+    [
+      "SESSION_IDLE_TIMEOUT",
+      "30 minutes",
+      "SESSION_IDLE_TIMEOUT: must be a positive whole number followed by s, m, h or d (for example 30m)",
+    ],
+    [
+      "SESSION_IDLE_TIMEOUT",
+      "0m",
+      "SESSION_IDLE_TIMEOUT: must be a positive whole number followed by s, m, h or d (for example 30m)",
+    ],
   ])("a bad %s (%j) is named with what it accepts", (name, value, problem) => {
     expect(problemsOf({ [name]: value })).toEqual([problem]);
   });

@@ -1,4 +1,12 @@
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import type { SessionData } from "express-session";
 import { FileStore } from "../src/sessions/fileStore";
@@ -197,8 +205,12 @@ describe("FileStore", () => {
   test("the express-session callbacks report the same results", async () => {
     const { store } = makeStore();
     const id = generateSessionId();
-    await new Promise<void>((resolve, reject) => store.set(id, session({ visits: 9 }), (err) => (err ? reject(err) : resolve())));
-    const data = await new Promise((resolve, reject) => store.get(id, (err, s) => (err ? reject(err) : resolve(s))));
+    await new Promise<void>((resolve, reject) =>
+      store.set(id, session({ visits: 9 }), (err) => (err ? reject(err) : resolve())),
+    );
+    const data = await new Promise((resolve, reject) =>
+      store.get(id, (err, s) => (err ? reject(err) : resolve(s))),
+    );
     expect(data).toMatchObject({ visits: 9 });
     await new Promise<void>((resolve) => store.destroy(id, () => resolve()));
     expect(await store.read(id)).toBeNull();

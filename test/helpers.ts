@@ -96,7 +96,10 @@ export async function logIn(
   extra: Record<string, string> = {},
 ) {
   const _csrf = await csrfOf(agent, "/login");
-  return agent.post("/login").type("form").send({ username, password, _csrf, ...extra });
+  return agent
+    .post("/login")
+    .type("form")
+    .send({ username, password, _csrf, ...extra });
 }
 
 export async function logOut(agent: Agent) {

@@ -1,8 +1,8 @@
 import request from "supertest";
 import { flashesOf, logIn, signUp, textOf, useTestApp, visits } from "./helpers";
 
-describe("the visit counter", () => {
-  const t = useTestApp();
+describe.each(["file", "memory"])("the visit counter (%s sessions)", (store) => {
+  const t = useTestApp({ SESSION_STORE: store });
 
   test("counts each visit of one browser, starting at 1", async () => {
     const browser = t.agent();

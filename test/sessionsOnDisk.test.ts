@@ -1,7 +1,16 @@
 import { readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import request from "supertest";
-import { csrfFrom, logIn, setCookieHeaders, logOut, sessionIdFrom, signUp, useTestApp, visits } from "./helpers";
+import {
+  csrfFrom,
+  logIn,
+  setCookieHeaders,
+  logOut,
+  sessionIdFrom,
+  signUp,
+  useTestApp,
+  visits,
+} from "./helpers";
 
 describe("sessions as files on disk", () => {
   const t = useTestApp();
@@ -39,7 +48,9 @@ describe("sessions as files on disk", () => {
     const browser = t.agent();
     await signUp(browser, "reader");
     await browser.get("/"); // consumes the welcome flash
-    const id = t.sessionFiles().find((s) => readFileSync(path.join(t.config.sessionDir, `${s}.json`), "utf8").includes('"reader"'))!;
+    const id = t
+      .sessionFiles()
+      .find((s) => readFileSync(path.join(t.config.sessionDir, `${s}.json`), "utf8").includes('"reader"'))!;
     const file = path.join(t.config.sessionDir, `${id}.json`);
     const before = readFileSync(file, "utf8");
     const expiryBefore = statSync(file).mtimeMs;
@@ -100,7 +111,9 @@ describe("the session id", () => {
   const t = useTestApp();
 
   test("is 256 random bits in base64url, different for every visitor", async () => {
-    const ids = await Promise.all(Array.from({ length: 20 }, async () => sessionIdFrom(await request(t.app).get("/"))!));
+    const ids = await Promise.all(
+      Array.from({ length: 20 }, async () => sessionIdFrom(await request(t.app).get("/"))!),
+    );
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(new Set(ids).size).toBe(20);
   });

@@ -98,4 +98,3 @@ async function startUserSession(req: Request, user: User): Promise<void> {
   req.session.userId = user.id;
   req.session.name = user.username;
 }
-

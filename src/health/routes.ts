@@ -8,8 +8,16 @@ export function healthRouter(deps: { storage: SessionStorage; db: Database }): R
   const router = Router();
   router.get("/healthz", async function checkHealth(_req, res) {
     const [store, database] = await Promise.all([
-      deps.storage.check().then(() => "ok", () => "unavailable"),
-      Promise.resolve().then(() => deps.db.prepare("SELECT 1").get()).then(() => "ok", () => "unavailable"),
+      deps.storage.check().then(
+        () => "ok",
+        () => "unavailable",
+      ),
+      Promise.resolve()
+        .then(() => deps.db.prepare("SELECT 1").get())
+        .then(
+          () => "ok",
+          () => "unavailable",
+        ),
     ]);
     const ok = store === "ok" && database === "ok";
     res.set("Cache-Control", "no-store");

@@ -33,6 +33,8 @@ export interface FileStoreOptions {
 
 export interface StoredSession {
   id: string;
+  /** Derived: the expiry less the session's lifetime (reading a file does not change it). */
+  lastAccess: number;
   expiresAt: number;
   data: SessionData;
 }
@@ -166,7 +168,10 @@ export class FileStore extends session.Store {
       const data = await this.read(id);
       if (!data) return;
       const stats = await fs.stat(file).catch(() => undefined);
-      if (stats) sessions.push({ id, expiresAt: stats.mtimeMs, data });
+      if (stats) {
+        const expiresAt = stats.mtimeMs;
+        sessions.push({ id, lastAccess: expiresAt - this.ttlMs(data), expiresAt, data });
+      }
     });
     return sessions.sort((a, b) => b.expiresAt - a.expiresAt);
   }

@@ -1,0 +1,118 @@
+// `npm run sessions -- <command>`: look at and clean the session store from a shell, in
+// the spirit of Django's `clearsessions`. Exits non-zero on any error.
+import dotenv from "dotenv";
+import type { Config } from "../config";
+import { ConfigError, parseConfig } from "../config";
+import { FileStore } from "./fileStore";
+import { shortId } from "./ids";
+import { createSessionStorage } from "./storage";
+
+export const USAGE = `usage: npm run sessions -- <command>
+  list               live sessions: id (first 8 characters), user, last access, expiry
+  show <id-prefix>   one session's data (the CSRF token hidden)
+  clear-expired      remove expired sessions now (the server also does it every few minutes)
+  clear-all --yes    remove every session: everybody is logged out`;
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  now?: () => number;
+}
+
+const time = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+
+export async function runSessionsCli(args: string[], config: Config, io: CliIo): Promise<number> {
+  const [command, ...rest] = args;
+  if (!command || command === "help" || command === "--help") {
+    (command ? io.out : io.err)(USAGE);
+    return command ? 0 : 2;
+  }
+  const storage = createSessionStorage(config, {
+    logger: { warn: (obj, msg) => io.err(`warning: ${msg} (${JSON.stringify(obj)})`), error: () => undefined },
+    now: io.now,
+  });
+  try {
+    if (!(storage.store instanceof FileStore)) {
+      io.err(`The ${storage.kind} store lives inside the server process: there is nothing to see from here.`);
+      return 1;
+    }
+    return await runOn(storage.store, command, rest, io);
+  } catch (err) {
+    io.err(`error: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    await storage.close();
+  }
+}
+
+async function runOn(store: FileStore, command: string, rest: string[], io: CliIo): Promise<number> {
+  switch (command) {
+    case "list": {
+      const sessions = await store.list();
+      if (sessions.length === 0) {
+        io.out(`No live sessions in ${store.dir}.`);
+        return 0;
+      }
+      io.out(["id      ", "user                ", "last access (UTC)  ", "expires (UTC)"].join("  "));
+      for (const s of sessions) {
+        const user = (s.data.name ?? "-").padEnd(20).slice(0, 20);
+        io.out([shortId(s.id), user, time(s.lastAccess), time(s.expiresAt)].join("  "));
+      }
+      io.out(`${sessions.length} live session${sessions.length === 1 ? "" : "s"} in ${store.dir}`);
+      return 0;
+    }
+    case "show": {
+      const prefix = rest[0];
+      if (!prefix) {
+        io.err("show needs the first characters of a session id (see `list`)");
+        return 2;
+      }
+      const found = (await store.list()).filter((s) => s.id.startsWith(prefix));
+      if (found.length !== 1) {
+        io.err(found.length === 0 ? `No live session starts with "${prefix}".` : `"${prefix}" matches ${found.length} sessions: give more characters.`);
+        return 1;
+      }
+      const { id, lastAccess, expiresAt, data } = found[0]!;
+      const shown = { ...data, ...(data.csrfToken ? { csrfToken: "(hidden)" } : {}) };
+      io.out(`session ${shortId(id)}…  last access ${time(lastAccess)} UTC  expires ${time(expiresAt)} UTC`);
+      io.out(JSON.stringify(shown, null, 2));
+      return 0;
+    }
+    case "clear-expired": {
+      const removed = await store.sweep();
+      io.out(`Removed ${removed} expired session${removed === 1 ? "" : "s"}.`);
+      return 0;
+    }
+    case "clear-all": {
+      if (!rest.includes("--yes")) {
+        io.err("clear-all logs everybody out: run it again with --yes to confirm.");
+        return 2;
+      }
+      const removed = await store.clear();
+      io.out(`Removed ${removed} session${removed === 1 ? "" : "s"}.`);
+      return 0;
+    }
+    default:
+      io.err(`Unknown command "${command}".\n${USAGE}`);
+      return 2;
+  }
+}
+
+if (require.main === module) {
+  dotenv.config({ quiet: true });
+  let config: Config;
+  try {
+    // The CLI signs nothing: it needs the store's settings, not the secret.
+    config = parseConfig(process.env, { devSecret: () => "unused by the sessions command" });
+  } catch (err) {
+    console.error(`handstamp: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
+    process.exit(1);
+  }
+  runSessionsCli(process.argv.slice(2), config, { out: console.log, err: console.error }).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(`handstamp: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

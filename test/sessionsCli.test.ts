@@ -1,0 +1,104 @@
+import { readdirSync } from "node:fs";
+import { runSessionsCli } from "../src/sessions/cli";
+import { logIn, signUp, useTestApp, visits } from "./helpers";
+
+const MINUTE = 60_000;
+
+/** Runs the command against the test app's own config, capturing what it prints. */
+async function sessions(config: Parameters<typeof runSessionsCli>[1], args: string[], now?: () => number) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runSessionsCli(args, config, { out: (l) => out.push(l), err: (l) => err.push(l), now });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+describe("npm run sessions", () => {
+  const t = useTestApp();
+  beforeAll(async () => {
+    await signUp(t.agent(), "cli-user");
+    await logIn(t.agent(), "cli-user");
+    await visits(t.agent());
+  });
+
+  test("list shows each live session with its short id, user, last access and expiry", async () => {
+    const run = await sessions(t.config, ["list"]);
+    expect(run.code).toBe(0);
+    const rows = run.out.split("\n").slice(1, -1);
+    expect(rows).toHaveLength(t.sessionFiles().length);
+    expect(run.out).toMatch(/\bcli-user\b/);
+    for (const row of rows)
+      expect(row).toMatch(
+        /^[A-Za-z0-9_-]{8}  \S.* {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/,
+      );
+    expect(run.out).not.toContain(t.sessionFiles()[0]); // never the whole id
+    expect(run.out).toMatch(/\d+ live sessions? in /);
+  });
+
+  test("show prints one session's data with the CSRF token hidden", async () => {
+    const browser = t.agent();
+    await browser.get("/login"); // stores a CSRF token
+    const ids = t.sessionFiles();
+    const withToken = [];
+    for (const id of ids) {
+      const run = await sessions(t.config, ["show", id.slice(0, 12)]);
+      if (run.out.includes("csrfToken")) withToken.push(run);
+    }
+    expect(withToken.length).toBeGreaterThan(0);
+    for (const run of withToken) {
+      expect(run.code).toBe(0);
+      expect(run.out).toContain('"csrfToken": "(hidden)"');
+    }
+  });
+
+  test("show says so when no session or several match", async () => {
+    expect(await sessions(t.config, ["show", "zzzzzzzzzzzzzzzz"])).toMatchObject({
+      code: 1,
+      err: expect.stringContaining("No live session"),
+    });
+    expect(await sessions(t.config, ["show"])).toMatchObject({ code: 2 });
+    expect(await sessions(t.config, ["show", ""])).toMatchObject({ code: 2 });
+  });
+
+  test("clear-expired removes only the sessions past their idle timeout", async () => {
+    const before = t.sessionFiles().length;
+    expect(await sessions(t.config, ["clear-expired"])).toMatchObject({
+      code: 0,
+      out: "Removed 0 expired sessions.",
+    });
+    expect(t.sessionFiles()).toHaveLength(before);
+    const later = () => Date.now() + 31 * MINUTE;
+    expect(await sessions(t.config, ["clear-expired"], later)).toMatchObject({
+      code: 0,
+      out: `Removed ${before} expired sessions.`,
+    });
+    expect(t.sessionFiles()).toHaveLength(0);
+  });
+
+  test("clear-all asks for --yes, then removes everything", async () => {
+    await visits(t.agent());
+    expect(await sessions(t.config, ["clear-all"])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("--yes"),
+    });
+    expect(t.sessionFiles().length).toBeGreaterThan(0);
+    expect((await sessions(t.config, ["clear-all", "--yes"])).code).toBe(0);
+    expect(readdirSync(t.config.sessionDir).filter((f) => f.endsWith(".json"))).toEqual([]);
+  });
+
+  test("an unknown command or none prints the usage and fails", async () => {
+    expect(await sessions(t.config, ["frobnicate"])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("usage:"),
+    });
+    expect(await sessions(t.config, [])).toMatchObject({ code: 2, err: expect.stringContaining("usage:") });
+    expect(await sessions(t.config, ["--help"])).toMatchObject({
+      code: 0,
+      out: expect.stringContaining("clear-expired"),
+    });
+  });
+
+  test("the memory store cannot be seen from another process, and says so", async () => {
+    const run = await sessions({ ...t.config, sessionStore: "memory" }, ["list"]);
+    expect(run).toMatchObject({ code: 1, err: expect.stringContaining("inside the server process") });
+  });
+});
