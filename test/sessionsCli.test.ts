@@ -28,7 +28,7 @@ describe("npm run sessions", () => {
     expect(run.out).toMatch(/\bcli-user\b/);
     for (const row of rows)
       expect(row).toMatch(
-        /^[A-Za-z0-9_-]{8}  \S.* {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/,
+        /^[A-Za-z0-9_-]{8} {2}\S.* {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/,
       );
     expect(run.out).not.toContain(t.sessionFiles()[0]); // never the whole id
     expect(run.out).toMatch(/\d+ live sessions? in /);
