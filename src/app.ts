@@ -8,6 +8,8 @@ import nunjucks from "nunjucks";
 import { pino, type Logger } from "pino";
 import { pinoHttp } from "pino-http";
 import { authRouter } from "./auth/routes";
+import { cartRouter } from "./cart/routes";
+import { itemCount } from "./cart/cart";
 import { createUsers, type Users } from "./auth/users";
 import type { Config } from "./config";
 import { openDatabase, type Database } from "./db";
@@ -17,6 +19,7 @@ import { createCsrf } from "./http/csrf";
 import { errorHandler, notFound } from "./http/errors";
 import { flashMiddleware } from "./http/flash";
 import { sessionCookieName, sessionCookieOptions, sessionMiddleware } from "./sessions/middleware";
+import { serialiseSessions } from "./sessions/serialise";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -78,6 +81,11 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   );
   app.use(healthRouter({ storage, db }));
   app.use(noStore);
+  app.use(
+    serialiseSessions(config, storage.locks, (err) =>
+      logger.error({ err: (err as Error).message }, "could not release a session lock"),
+    ),
+  );
   app.use(sessionMiddleware(config, storage.store));
   app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }));
   app.use(csrf.expose);
@@ -86,6 +94,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   app.use(csrf.protect);
 
   app.use(homeRouter());
+  app.use(cartRouter());
   app.use(
     authRouter({
       users,
@@ -136,6 +145,7 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
 
 function exposeUser(req: Request, res: Response, next: NextFunction): void {
   res.locals.currentUser = req.session.name;
+  res.locals.cartCount = itemCount(req.session.cart);
   res.locals.path = req.path;
   next();
 }

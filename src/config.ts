@@ -20,6 +20,8 @@ export interface Config {
   readonly sessionDir: string;
   readonly databasePath: string;
   readonly sessionIdleTimeoutMs: number;
+  /** How long a request waits for its session's lock before a 503. */
+  readonly sessionLockTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +87,7 @@ const schema = z.object({
   SESSION_DIR: z.string().min(1, "must not be empty").default("./sessions"),
   DATABASE_PATH: z.string().min(1, "must not be empty").default("./data/handstamp.db"),
   SESSION_IDLE_TIMEOUT: duration("30m").default(30 * UNITS_MS.m),
+  SESSION_LOCK_TIMEOUT: duration("10s").default(10 * UNITS_MS.s),
 });
 
 export interface ParseOptions {
@@ -142,5 +145,6 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
     sessionDir: path.resolve(cwd, values.SESSION_DIR),
     databasePath,
     sessionIdleTimeoutMs: values.SESSION_IDLE_TIMEOUT,
+    sessionLockTimeoutMs: values.SESSION_LOCK_TIMEOUT,
   });
 }

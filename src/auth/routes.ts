@@ -15,7 +15,7 @@ export interface AuthDeps {
 
 const INVALID_LOGIN = "Invalid username or password.";
 /** What belongs to the visitor rather than to the log-in, and so survives it. */
-const KEPT_ACROSS_LOGIN = ["visits"] as const;
+const KEPT_ACROSS_LOGIN = ["visits", "cart"] as const;
 
 export function authRouter({ users, sessionCookie }: AuthDeps): Router {
   const router = Router();

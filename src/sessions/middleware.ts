@@ -11,6 +11,8 @@ declare module "express-session" {
     name: string;
     userId: number;
     flash: { category: "success" | "error" | "info"; text: string }[];
+    /** Product id → quantity (src/cart/). */
+    cart: Record<string, number>;
   }
 }
 

@@ -1,0 +1,175 @@
+// One request at a time per session, like PHP's session lock: without it, two requests
+// of one session (two tabs, a double click) each load the session, change it and save
+// it, and the last save wins.
+//
+// - Within a process: a queue per session id (KeyedMutex).
+// - Across processes sharing one sessions folder: a lock file created with O_EXCL that
+//   names its owner (host, pid, token) and a deadline, so a crashed holder never blocks
+//   a session for long: a dead owner on this host is noticed at once, any other after
+//   its deadline.
+// Requests of different sessions never wait for each other.
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import { hostname } from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** How long a holder may keep a lock before others may take it (a hung process). */
+export const LOCK_HOLD_MS = 60_000;
+
+export class SessionBusy extends Error {
+  readonly status = 503;
+  readonly retryAfterSeconds = 2;
+  constructor() {
+    super("the session is busy with another request");
+    this.name = "SessionBusy";
+  }
+}
+
+export type Release = () => Promise<void>;
+
+export interface SessionLocks {
+  /** Resolves when this request may use the session; rejects with SessionBusy on timeout. */
+  acquire(id: string): Promise<Release>;
+}
+
+/** A FIFO lock per key, inside one process. */
+export class KeyedMutex {
+  /** A key is held while it is in the map; its array holds the waiters, in order. */
+  private readonly queues = new Map<string, ((granted: boolean) => void)[]>();
+
+  acquire(key: string, timeoutMs: number): Promise<boolean> {
+    const queue = this.queues.get(key);
+    if (!queue) {
+      this.queues.set(key, []);
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const waiter = (granted: boolean) => {
+        clearTimeout(timer);
+        resolve(granted);
+      };
+      const timer = setTimeout(() => {
+        queue.splice(queue.indexOf(waiter), 1);
+        resolve(false);
+      }, timeoutMs);
+      queue.push(waiter);
+    });
+  }
+
+  release(key: string): void {
+    const queue = this.queues.get(key);
+    const next = queue?.shift();
+    if (next) next(true);
+    else this.queues.delete(key);
+  }
+
+  isHeld(key: string): boolean {
+    return this.queues.has(key);
+  }
+}
+
+export function createMemoryLocks(timeoutMs: number): SessionLocks {
+  const mutex = new KeyedMutex();
+  return {
+    async acquire(id) {
+      if (!(await mutex.acquire(id, timeoutMs))) throw new SessionBusy();
+      return async () => mutex.release(id);
+    },
+  };
+}
+
+interface LockOwner {
+  host: string;
+  pid: number;
+  token: string;
+  until: number;
+}
+
+/** The in-process queue first (so one request per process polls the file), then the file. */
+export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HOLD_MS): SessionLocks {
+  const mutex = new KeyedMutex();
+  const host = hostname();
+  return {
+    async acquire(id) {
+      const startedAt = Date.now();
+      if (!(await mutex.acquire(id, timeoutMs))) throw new SessionBusy();
+      const file = path.join(dir, `${id}.lock`);
+      let token: string | undefined;
+      try {
+        token = await lockFile(file, startedAt + timeoutMs);
+      } finally {
+        if (!token) mutex.release(id);
+      }
+      if (!token) throw new SessionBusy();
+      return async () => {
+        try {
+          await unlockFile(file, token);
+        } finally {
+          mutex.release(id);
+        }
+      };
+    },
+  };
+
+  async function lockFile(file: string, giveUpAt: number): Promise<string | undefined> {
+    const token = randomBytes(9).toString("base64url");
+    const owner = JSON.stringify({ host, pid: process.pid, token, until: Date.now() + holdMs });
+    for (let pause = 1; ; pause = Math.min(pause * 2, 25)) {
+      try {
+        await fs.writeFile(file, owner, { flag: "wx", mode: 0o600 });
+        return token;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") {
+          await fs.mkdir(dir, { recursive: true });
+          continue;
+        }
+        if (code !== "EEXIST") throw err;
+      }
+      if (await removeIfAbandoned(file)) continue;
+      if (Date.now() >= giveUpAt) return undefined;
+      await sleep(pause);
+    }
+  }
+
+  async function unlockFile(file: string, token: string): Promise<void> {
+    const owner = await readOwner(file);
+    if (owner?.token === token) await fs.rm(file, { force: true });
+  }
+
+  /** Takes away a lock whose owner died or overstayed; safe if two processes try at once. */
+  async function removeIfAbandoned(file: string): Promise<boolean> {
+    const before = await fs.stat(file).catch(() => undefined);
+    if (!before) return true; // released meanwhile
+    const owner = await readOwner(file);
+    const abandoned = owner
+      ? owner.until < Date.now() || (owner.host === host && !isAlive(owner.pid))
+      : before.mtimeMs + 5_000 < Date.now(); // unreadable and old: a crash mid-write
+    if (!abandoned) return false;
+    // Move it aside, then check we moved the file we judged and not a newer lock.
+    const aside = `${file}.${randomBytes(6).toString("hex")}.stale`;
+    if (!(await fs.rename(file, aside).then(() => true, () => false))) return true;
+    const moved = await fs.stat(aside).catch(() => undefined);
+    if (moved && moved.ino !== before.ino) await fs.rename(aside, file).catch(() => undefined);
+    await fs.rm(aside, { force: true });
+    return true;
+  }
+}
+
+async function readOwner(file: string): Promise<LockOwner | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, "utf8")) as LockOwner;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,52 @@
+// The middleware that puts the per-session lock around express-session: it takes the
+// lock before the session is loaded and gives it back when the response has finished,
+// which express-session delays until the session is saved. So the next request of the
+// same session always loads what the previous one saved.
+import { unsign } from "cookie-signature";
+import { parse as parseCookies } from "cookie";
+import type { NextFunction, Request, Response } from "express";
+import type { Config } from "../config";
+import { isSessionId } from "./ids";
+import { SessionBusy, type SessionLocks } from "./lock";
+import { sessionCookieName } from "./middleware";
+
+/** The session id of a correctly signed cookie, as express-session will read it. */
+export function signedSessionId(cookieHeader: string | undefined, name: string, secrets: readonly string[]) {
+  if (!cookieHeader?.includes(name)) return undefined;
+  const value = parseCookies(cookieHeader)[name];
+  if (!value?.startsWith("s:")) return undefined;
+  for (const secret of secrets) {
+    const id = unsign(value.slice(2), secret);
+    if (id !== false) return isSessionId(id) ? id : undefined;
+  }
+  return undefined;
+}
+
+export function serialiseSessions(
+  config: Config,
+  locks: SessionLocks,
+  onReleaseError: (err: unknown) => void,
+) {
+  const name = sessionCookieName(config);
+  return async function oneRequestAtATime(req: Request, res: Response, next: NextFunction) {
+    const id = signedSessionId(req.headers.cookie, name, config.sessionSecrets);
+    if (!id) return next(); // no session yet, or one express-session will refuse: nothing to share
+    let release;
+    try {
+      release = await locks.acquire(id);
+    } catch (err) {
+      if (!(err instanceof SessionBusy)) return next(err);
+      res.set("Retry-After", String(err.retryAfterSeconds));
+      return res.status(503).render("errors/503.njk", { busy: true });
+    }
+    let released = false;
+    const done = () => {
+      if (released) return;
+      released = true;
+      release().catch(onReleaseError);
+    };
+    res.once("finish", done);
+    res.once("close", done);
+    next();
+  };
+}
