@@ -1,45 +1,8 @@
 // The real entry point, as `npm start` runs it: a child process with its own environment.
-import { spawn } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { tempDir } from "./helpers";
-
-const ROOT = path.resolve(__dirname, "..");
-const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function startServer(env: Record<string, string>, cwd: string) {
-  const child = spawn(TSX, [path.join(ROOT, "src", "server.ts")], {
-    cwd,
-    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", ...env },
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  // A server that hangs fails its test instead of stalling the suite.
-  const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  const exited = new Promise<Run>((resolve) =>
-    child.on("exit", (code) => {
-      clearTimeout(deadline);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", () => {
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then((run) => reject(new Error(`server exited: ${run.stderr}`)));
-  });
-  listening.catch(() => undefined); // tests of a failed start never wait for it
-  return { child, exited, listening };
-}
+import { startServer } from "./processes";
 
 describe("the server process", () => {
   test("a bad configuration stops the start with one line naming each bad variable", async () => {

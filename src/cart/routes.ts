@@ -22,7 +22,12 @@ export function cartRouter(): Router {
     const quantity = parseQuantity(field(req.body, "quantity"), 1);
     if (!product) return renderCart(req, res, 400, UNKNOWN_PRODUCT);
     if (quantity === undefined) return renderCart(req, res, 400, BAD_QUANTITY);
-    await applyChange(req, res, addToCart(req.session.cart, product, quantity), `Added ${quantity} × ${product.name}.`);
+    await applyChange(
+      req,
+      res,
+      addToCart(req.session.cart, product, quantity),
+      `Added ${quantity} × ${product.name}.`,
+    );
   });
 
   router.post("/cart/items/:product", async function changeQuantity(req, res) {
@@ -30,7 +35,8 @@ export function cartRouter(): Router {
     const quantity = parseQuantity(field(req.body, "quantity"));
     if (!product) return renderCart(req, res, 400, UNKNOWN_PRODUCT);
     if (quantity === undefined) return renderCart(req, res, 400, BAD_QUANTITY);
-    const message = quantity === 0 ? `Removed ${product.name}.` : `${product.name}: quantity set to ${quantity}.`;
+    const message =
+      quantity === 0 ? `Removed ${product.name}.` : `${product.name}: quantity set to ${quantity}.`;
     await applyChange(req, res, setQuantity(req.session.cart, product, quantity), message);
   });
 
@@ -56,7 +62,11 @@ function renderCart(req: Request, res: Response, status: number, error?: string)
   const { lines, totalCents } = cartLines(req.session.cart);
   res.status(status).render("cart", {
     products: PRODUCTS.map((p) => ({ ...p, price: formatPrice(p.priceCents) })),
-    lines: lines.map((line) => ({ ...line, price: formatPrice(line.product.priceCents), total: formatPrice(line.totalCents) })),
+    lines: lines.map((line) => ({
+      ...line,
+      price: formatPrice(line.product.priceCents),
+      total: formatPrice(line.totalCents),
+    })),
     total: formatPrice(totalCents),
     error,
   });

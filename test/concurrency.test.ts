@@ -1,0 +1,250 @@
+// One request at a time per session: no update is lost, whatever overlaps.
+import { writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import {
+  csrfFrom,
+  logIn,
+  sessionIdFrom,
+  setCookieHeaders,
+  signUp,
+  tempDir,
+  TEST_SECRET,
+  useTestApp,
+} from "./helpers";
+import { ROOT, startProcess, startServer, stop, type Started } from "./processes";
+import { createFileLocks, SessionBusy } from "../src/sessions/lock";
+import { LOCKS_FOLDER } from "../src/sessions/storage";
+import type { Express } from "express";
+
+/** The app on a real port, so that requests really overlap. */
+function listen(app: Express): Promise<{ url: string; close: () => Promise<void> }> {
+  return new Promise((resolve) => {
+    const server = app.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () => new Promise((done) => server.close(() => done())),
+      });
+    });
+  });
+}
+
+/** A browser's session: its cookie, taken from a first visit. */
+async function newSession(url: string): Promise<{ cookie: string; id: string }> {
+  const res = await fetch(`${url}/`);
+  const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
+  const id = decodeURIComponent(cookie).slice("sid=s:".length).split(".")[0]!;
+  return { cookie, id };
+}
+
+const visitsIn = (html: string) => Number(/data-testid="visits">(\d+)</.exec(html)?.[1]);
+
+async function getHome(url: string, cookie: string) {
+  const res = await fetch(`${url}/`, { headers: { cookie } });
+  return { status: res.status, visits: visitsIn(await res.text()) };
+}
+
+/** 200 overlapping views of one session, spread over the given servers. */
+async function concurrentVisits(urls: string[], cookie: string, count = 200) {
+  return Promise.all(Array.from({ length: count }, (_, i) => getHome(urls[i % urls.length]!, cookie)));
+}
+
+async function concurrentAdds(urls: string[], cookie: string, count: number) {
+  const page = await (await fetch(`${urls[0]}/cart`, { headers: { cookie } })).text();
+  const body = new URLSearchParams({ _csrf: csrfFrom(page), product: "cookie-jar", quantity: "1" });
+  const add = (url: string) =>
+    fetch(`${url}/cart/items`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+      body,
+      redirect: "manual",
+    }).then((res) => res.status);
+  const statuses = await Promise.all(Array.from({ length: count }, (_, i) => add(urls[i % urls.length]!)));
+  return { statuses, add: () => add(urls[0]!) };
+}
+
+async function cartQuantity(url: string, cookie: string): Promise<number> {
+  const html = await (await fetch(`${url}/cart`, { headers: { cookie } })).text();
+  return Number(
+    /data-product="cookie-jar"[\s\S]*?value="(\d+)" data-testid="line-quantity"/.exec(html)?.[1] ?? 0,
+  );
+}
+
+function expectEveryCountOnce(results: { status: number; visits: number }[], from: number) {
+  expect(results.every((r) => r.status === 200)).toBe(true);
+  const counts = results.map((r) => r.visits).sort((a, b) => a - b);
+  expect(counts).toEqual(Array.from({ length: results.length }, (_, i) => from + i));
+}
+
+describe("one process", () => {
+  const t = useTestApp({ SESSION_LOCK_TIMEOUT: "30s" });
+  let url: string;
+  let close: () => Promise<void>;
+  beforeAll(async () => ({ url, close } = await listen(t.app)));
+  afterAll(() => close());
+
+  test("200 concurrent views of one session count exactly 200, each response a different count", async () => {
+    const { cookie } = await newSession(url);
+    expectEveryCountOnce(await concurrentVisits([url], cookie), 2);
+    expect((await getHome(url, cookie)).visits).toBe(202);
+  });
+
+  test("99 concurrent adds fill one line to exactly 99, and the 100th is refused", async () => {
+    const { cookie } = await newSession(url);
+    const { statuses, add } = await concurrentAdds([url], cookie, 99);
+    expect(statuses.every((s) => s === 303)).toBe(true);
+    expect(await cartQuantity(url, cookie)).toBe(99);
+    expect(await add()).toBe(400);
+    expect(await cartQuantity(url, cookie)).toBe(99);
+  });
+});
+
+describe("the lock", () => {
+  const t = useTestApp({ SESSION_LOCK_TIMEOUT: "1s" });
+  let url: string;
+  let close: () => Promise<void>;
+  beforeAll(async () => ({ url, close } = await listen(t.app)));
+  afterAll(() => close());
+
+  test("a request that cannot get its session's lock in time gets a 503 with Retry-After, and changes nothing", async () => {
+    const { cookie, id } = await newSession(url);
+    const release = await t.storage.locks.acquire(id); // another request holds it
+    const res = await fetch(`${url}/`, { headers: { cookie } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("2");
+    expect(await res.text()).toContain("still busy with another request");
+    await release();
+    expect((await getHome(url, cookie)).visits).toBe(2);
+  });
+
+  test("requests of other sessions do not wait for a held session", async () => {
+    const held = await newSession(url);
+    const other = await newSession(url);
+    const release = await t.storage.locks.acquire(held.id);
+    const blocked = fetch(`${url}/`, { headers: { cookie: held.cookie } }).then((r) => r.status);
+    // Served while the first session is held (its lock outlasts this request).
+    expect(await getHome(url, other.cookie)).toEqual({ status: 200, visits: 2 });
+    await release();
+    expect(await blocked).toBe(200);
+  });
+
+  test("static files never take the lock", async () => {
+    const { cookie, id } = await newSession(url);
+    const release = await t.storage.locks.acquire(id);
+    const res = await fetch(`${url}/style.css`, { headers: { cookie } });
+    expect(res.status).toBe(200);
+    await release();
+  });
+
+  test("a session logged out while a request waited is not brought back by that request", async () => {
+    await signUp(t.agent(), "waiter");
+    const login = await logIn(t.agent(), "waiter");
+    const cookie = setCookieHeaders(login)[0]!.split(";")[0]!;
+    const id = sessionIdFrom(login)!;
+    const page = await fetch(`${url}/`, { headers: { cookie } });
+    const token = csrfFrom(await page.text());
+    // Hold the session; queue a log-out, then a page view behind it; then let go.
+    const release = await t.storage.locks.acquire(id);
+    const logout = fetch(`${url}/logout`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: token }),
+      redirect: "manual",
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const view = fetch(`${url}/secret`, { headers: { cookie }, redirect: "manual" });
+    await new Promise((r) => setTimeout(r, 50));
+    await release();
+    expect((await logout).status).toBe(303);
+    expect((await view).status).toBe(303); // sent to log in: the session stayed gone
+    expect(t.sessionFiles()).not.toContain(id);
+  });
+
+  test("a lock whose holder was killed does not block the session", async () => {
+    const { cookie, id } = await newSession(url);
+    const holder: Started = startProcess(
+      path.join(ROOT, "test", "fixtures", "holdLock.ts"),
+      [path.join(t.config.sessionDir, LOCKS_FOLDER), id],
+      {},
+      ROOT,
+    );
+    await new Promise<void>((resolve) =>
+      holder.child.stdout!.on("data", (d) => String(d).includes("held") && resolve()),
+    );
+    holder.child.kill("SIGKILL");
+    await holder.exited;
+    // The lock file is still there, but its owner is dead: well within the 1 s timeout.
+    expect(await getHome(url, cookie)).toEqual({ status: 200, visits: 2 });
+  });
+});
+
+describe("file locks", () => {
+  const dir = tempDir("handstamp-locks-");
+  const id = "A".repeat(43);
+
+  test("a lock held by another machine is honoured until its deadline", async () => {
+    writeFileSync(
+      path.join(dir, `${id}.lock`),
+      JSON.stringify({ host: "elsewhere", pid: 1, token: "x", until: Date.now() + 60_000 }),
+    );
+    await expect(createFileLocks(dir, 200).acquire(id)).rejects.toBeInstanceOf(SessionBusy);
+  });
+
+  test("and taken over after its deadline", async () => {
+    writeFileSync(
+      path.join(dir, `${id}.lock`),
+      JSON.stringify({ host: "elsewhere", pid: 1, token: "x", until: Date.now() - 1 }),
+    );
+    const release = await createFileLocks(dir, 200).acquire(id);
+    await release();
+  });
+
+  test("two lock sets on one folder (two processes) exclude each other", async () => {
+    const a = createFileLocks(dir, 5_000);
+    const b = createFileLocks(dir, 5_000);
+    const order: string[] = [];
+    const releaseA = await a.acquire(id);
+    const gotB = b.acquire(id).then((release) => (order.push("b"), release));
+    await new Promise((r) => setTimeout(r, 50));
+    order.push("a done");
+    await releaseA();
+    await (
+      await gotB
+    )();
+    expect(order).toEqual(["a done", "b"]);
+  });
+});
+
+describe("two processes sharing one sessions folder", () => {
+  const dir = tempDir();
+  const env = {
+    SESSION_SECRET: TEST_SECRET,
+    SESSION_DIR: path.join(dir, "sessions"),
+    DATABASE_PATH: path.join(dir, "data", "handstamp.db"),
+    SESSION_LOCK_TIMEOUT: "30s",
+  };
+  let servers: Started[];
+  let urls: string[];
+  beforeAll(async () => {
+    servers = [startServer(env, dir), startServer(env, dir)];
+    urls = await Promise.all(servers.map((s) => s.listening));
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map(stop));
+  });
+
+  test("200 concurrent views split between them count exactly 200", async () => {
+    const { cookie } = await newSession(urls[0]!);
+    expectEveryCountOnce(await concurrentVisits(urls, cookie), 2);
+    expect((await getHome(urls[1]!, cookie)).visits).toBe(202);
+  });
+
+  test("99 concurrent adds split between them fill the line to exactly 99", async () => {
+    const { cookie } = await newSession(urls[0]!);
+    const { statuses, add } = await concurrentAdds(urls, cookie, 99);
+    expect(statuses.every((s) => s === 303)).toBe(true);
+    expect(await cartQuantity(urls[1]!, cookie)).toBe(99);
+    expect(await add()).toBe(400);
+  });
+});
