@@ -1,5 +1,5 @@
 // Real server processes for tests: `src/server.ts` run by tsx with its own environment.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -24,10 +24,11 @@ export function startProcess(
   args: string[],
   env: Record<string, string>,
   cwd: string,
+  loader: string[] = ["--import", TSX_LOADER],
 ): Started {
   // node itself with tsx's loader (not the tsx wrapper, which runs a grandchild): signals,
   // SIGKILL included, reach the real process.
-  const child = spawn(process.execPath, ["--import", TSX_LOADER, script, ...args], {
+  const child = spawn(process.execPath, [...loader, script, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", ...env },
   });
@@ -57,6 +58,12 @@ export function startProcess(
 
 export function startServer(env: Record<string, string>, cwd: string): Started {
   return startProcess(path.join(ROOT, "src", "server.ts"), [], env, cwd);
+}
+
+/** The compiled server (`npm start`'s dist/server.js), built first if the sources changed. */
+export function startBuiltServer(env: Record<string, string>, cwd: string): Started {
+  execFileSync(process.execPath, [path.join(ROOT, "scripts", "build-if-needed.js")], { stdio: "ignore" });
+  return startProcess(path.join(ROOT, "dist", "server.js"), [], env, cwd, []);
 }
 
 export async function stop(started: Started): Promise<Run> {

@@ -1,0 +1,195 @@
+// What a person does in Chromium, and what the browser holds afterwards.
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import {
+  accessibilityViolations,
+  launchChromium,
+  logInThrough,
+  persistentCookies,
+  screenshot,
+  signUpIn,
+  startSite,
+  stopSite,
+  visitsOn,
+  type Site,
+} from "./chromium";
+
+jest.setTimeout(60_000);
+
+let browser: Browser;
+let site: Site;
+let context: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+beforeEach(async () => {
+  site = await startSite();
+  context = await browser.newContext();
+  page = await context.newPage();
+});
+afterEach(async () => {
+  await context?.close();
+  await stopSite(site);
+});
+
+const flashes = (p: Page) => p.getByTestId("flash").allTextContents();
+
+test("sign up, count visits in two tabs, log out and see the message once", async () => {
+  await page.goto(`${site.url}/`);
+  await screenshot(page, "home-logged-out");
+  await signUpIn(page, site.url, "ada");
+  expect(await page.getByText("You are logged in as ada").count()).toBe(1);
+  expect(await page.getByTestId("user").textContent()).toBe("ada");
+  expect(await flashes(page)).toEqual(["Welcome, ada"]);
+
+  const first = await visitsOn(page);
+  for (let i = 1; i <= 3; i++) {
+    await page.reload();
+    expect(await visitsOn(page)).toBe(first + i);
+  }
+  await screenshot(page, "home-logged-in");
+
+  const secondTab = await context.newPage();
+  await secondTab.goto(`${site.url}/`);
+  expect(await secondTab.getByTestId("user").textContent()).toBe("ada");
+  expect(await visitsOn(secondTab)).toBe(first + 4);
+
+  await page.getByRole("main").getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL(`${site.url}/`);
+  expect(await page.getByText("You are not logged in").count()).toBe(1);
+  expect(await flashes(page)).toEqual(["You have been logged out."]);
+  await page.reload();
+  expect(await flashes(page)).toEqual([]);
+  expect((await context.cookies()).filter((c) => c.name === "sid")).toHaveLength(1); // a new, anonymous session
+});
+
+test("the secret page sends a visitor to log in, then back", async () => {
+  await signUpIn(page, site.url, "grace");
+  await page.getByRole("main").getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL(`${site.url}/`);
+
+  await page.goto(`${site.url}/secret`);
+  await page.waitForURL(`${site.url}/login?next=%2Fsecret`);
+  expect(await flashes(page)).toEqual(["Please log in to see this page."]);
+  await logInThrough(page, "grace", "a wrong password");
+  expect(await page.getByTestId("form-error").textContent()).toContain("Invalid username or password.");
+  await screenshot(page, "login-error");
+  await logInThrough(page, "grace");
+  await page.waitForURL(`${site.url}/secret`);
+  expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("The secret page");
+  await screenshot(page, "secret");
+});
+
+test("after the browser is closed, a normal log-in is gone", async () => {
+  await signUpIn(page, site.url, "linus");
+  const kept = await persistentCookies(context);
+  expect(kept.map((c) => c.name)).not.toContain("sid");
+  const restarted = await browser.newContext();
+  await restarted.addCookies(kept);
+  const again = await restarted.newPage();
+  await again.goto(`${site.url}/`);
+  expect(await again.getByText("You are not logged in").count()).toBe(1);
+  await restarted.close();
+});
+
+test("two browsers never see each other's session", async () => {
+  await signUpIn(page, site.url, "margaret");
+  await page.reload();
+  const other = await browser.newContext();
+  const otherPage = await other.newPage();
+  await otherPage.goto(`${site.url}/`);
+  expect(await otherPage.getByText("You are not logged in").count()).toBe(1);
+  expect(await visitsOn(otherPage)).toBe(1);
+  expect(await visitsOn(page)).toBeGreaterThan(1);
+  const sid = async (c: BrowserContext) => (await c.cookies()).find((k) => k.name === "sid")?.value;
+  expect(await sid(other)).not.toBe(await sid(context));
+  await other.close();
+});
+
+test("the session cookie is HttpOnly: page scripts cannot read it", async () => {
+  await page.goto(`${site.url}/`);
+  const cookie = (await context.cookies()).find((c) => c.name === "sid")!;
+  expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax", path: "/" });
+  expect(await page.evaluate(() => document.cookie)).not.toContain("sid=");
+});
+
+test("a form whose token was invalidated by a log-in in another tab shows the 403 page", async () => {
+  await signUpIn(page, site.url, "barbara");
+  await page.getByRole("main").getByRole("button", { name: "Log out" }).click();
+  await page.goto(`${site.url}/signup`);
+  const other = await context.newPage();
+  await other.goto(`${site.url}/login`);
+  await logInThrough(other, "barbara");
+  await other.waitForURL(`${site.url}/`);
+
+  await page.getByLabel("Username").fill("eve-late");
+  await page.getByLabel("Password").fill("long enough password");
+  await page.getByRole("button", { name: "Create my account" }).click();
+  expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("This form has expired");
+  await page.getByRole("link", { name: "Back to the home page" }).click();
+  expect(await page.getByTestId("user").textContent()).toBe("barbara");
+});
+
+test("keyboard only: log in with Tab and Enter, with visible focus and labelled fields", async () => {
+  await signUpIn(page, site.url, "keys");
+  await page.getByRole("main").getByRole("button", { name: "Log out" }).click();
+  await page.goto(`${site.url}/login`);
+  for (const input of await page.locator("input:not([type=hidden])").all()) {
+    const id = await input.getAttribute("id");
+    expect(await page.locator(`label[for="${id}"]`).count()).toBe(1);
+  }
+  // The username field has focus on arrival; type, Tab to the password, Enter to send.
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe("username");
+  await page.keyboard.type("keys");
+  await page.keyboard.press("Tab");
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe("password");
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+  expect(outline).not.toBe("none");
+  await page.keyboard.type("correct horse battery staple");
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${site.url}/`);
+  expect(await page.getByTestId("user").textContent()).toBe("keys");
+});
+
+test("the cart: add, change, see the count in the header", async () => {
+  await page.goto(`${site.url}/cart`);
+  await page.getByLabel("Quantity").first().fill("2");
+  await page.getByRole("button", { name: "Add Classic hand stamp to cart" }).click();
+  await page.waitForURL(`${site.url}/cart`);
+  await page.getByRole("button", { name: "Add Cookie jar to cart" }).click();
+  expect(await page.getByTestId("cart-count").textContent()).toBe("3");
+  expect(await page.getByTestId("cart-total").textContent()).toBe("€21.00");
+  await screenshot(page, "cart");
+  await page.getByLabel("Quantity of Cookie jar").fill("0");
+  await page
+    .getByRole("row", { name: /Cookie jar/ })
+    .getByRole("button", { name: "Update" })
+    .click();
+  expect(await page.getByTestId("cart-count").textContent()).toBe("2");
+});
+
+test("axe finds no WCAG A or AA violation on any page", async () => {
+  const pages = ["/", "/login", "/signup", "/logout", "/cart", "/nowhere"];
+  const found: string[] = [];
+  const check = async (path: string) => {
+    await page.goto(`${site.url}${path}`);
+    found.push(...(await accessibilityViolations(page)).map((v) => `${path}: ${v}`));
+  };
+  for (const path of pages) await check(path);
+  await signUpIn(page, site.url, "axe");
+  for (const path of ["/", "/secret", "/cart", "/logout"]) await check(path);
+  await page.goto(`${site.url}/login`);
+  await logInThrough(page, "axe", "wrong password here");
+  found.push(...(await accessibilityViolations(page)).map((v) => `login error: ${v}`));
+  expect(found).toEqual([]);
+});
+
+test("the accessibility check itself catches a problem (an input with no label)", async () => {
+  await page.goto(`${site.url}/login`);
+  await page.evaluate(() => document.querySelector("form")!.append(document.createElement("input")));
+  expect((await accessibilityViolations(page)).join("\n")).toMatch(/^label: /m);
+});
