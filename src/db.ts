@@ -25,12 +25,14 @@ export function openDatabase(file: string): Database {
   return db;
 }
 
+/**
+ * Runs the migrations not applied yet. BEGIN IMMEDIATE takes the write lock before the
+ * version is read, so two processes starting on a new file cannot both migrate it.
+ */
 function migrate(db: Database): void {
-  const current = db.pragma("user_version", { simple: true }) as number;
-  for (let version = current; version < MIGRATIONS.length; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
+  db.transaction(() => {
+    const current = db.pragma("user_version", { simple: true }) as number;
+    for (let version = current; version < MIGRATIONS.length; version++) db.exec(MIGRATIONS[version]!);
+    if (current < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
 }
