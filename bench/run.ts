@@ -290,7 +290,7 @@ async function main(): Promise<void> {
         const m = s.get(key)!;
         const label = all.find((c) => c.key === key)!.label;
         lines.push(
-          `| ${label} | ${Math.round(m.rps)} | ${m.p50} | ${m.p99} | ${round1((m.rps / file.rps) * 10) / 10}× | ${m.errors} |`,
+          `| ${label} | ${Math.round(m.rps)} | ${m.p50} | ${m.p99} | ${(m.rps / file.rps).toFixed(2)}× | ${m.errors} |`,
         );
       }
       lines.push("");
@@ -337,7 +337,7 @@ async function main(): Promise<void> {
     await fillSessionFolder(file.sessionDir!, SETTINGS.manyFiles);
     const many = await load(file, "/", file.cookies, SETTINGS.connections, SETTINGS.seconds);
 
-    const ratio = (a: number, b: number) => `${round1(a / b)}×`.replace(/^(\d+)×$/, "$1.0×");
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
     const c = (k: string) => counter.get(k)!.rps;
     const s = (k: string) => secret.get(k)!.rps;
     const targets = [
