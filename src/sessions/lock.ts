@@ -107,7 +107,7 @@ export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HO
         try {
           // Others may take the lock only after its deadline: before half of it, it is
           // surely still ours and one unlink releases it (no read of the owner back).
-          if (Date.now() - heldSince < holdMs / 2) await fs.rm(file, { force: true });
+          if (Date.now() - heldSince < holdMs / 2) await unlinkIfThere(file);
           else await unlockFile(file, token);
         } finally {
           mutex.release(id);
@@ -139,7 +139,7 @@ export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HO
 
   async function unlockFile(file: string, token: string): Promise<void> {
     const owner = await readOwner(file);
-    if (owner?.token === token) await fs.rm(file, { force: true });
+    if (owner?.token === token) await unlinkIfThere(file);
   }
 
   /** Takes away a lock whose owner died or overstayed; safe if two processes try at once. */
@@ -159,6 +159,13 @@ export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HO
     await fs.rm(aside, { force: true });
     return true;
   }
+}
+
+/** unlink(), where fs.rm({ force }) would lstat() first: this runs on every request. */
+async function unlinkIfThere(file: string): Promise<void> {
+  await fs.unlink(file).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOENT") throw err;
+  });
 }
 
 async function readOwner(file: string): Promise<LockOwner | undefined> {
