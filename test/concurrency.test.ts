@@ -90,10 +90,26 @@ describe("one process", () => {
     expect((await getHome(url, cookie)).visits).toBe(202);
   });
 
+  test("a new session's cookie, used the moment its headers arrive, finds the session saved", async () => {
+    // express-session sends the headers before its save has finished; a browser may send
+    // the cookie back at once (the body not read yet). The race needs load to show (it
+    // showed in the two-process cart test); here it is asked 40 times at once.
+    const second = await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        const first = await fetch(`${url}/`); // headers only: the body is left unread
+        const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
+        const next = await getHome(url, cookie);
+        await first.text();
+        return next.visits;
+      }),
+    );
+    expect(second).toEqual(Array.from({ length: 40 }, () => 2));
+  });
+
   test("99 concurrent adds fill one line to exactly 99, and the 100th is refused", async () => {
     const { cookie } = await newSession(url);
     const { statuses, add } = await concurrentAdds([url], cookie, 99);
-    expect(statuses.every((s) => s === 303)).toBe(true);
+    expect(statuses.filter((s) => s !== 303)).toEqual([]);
     expect(await cartQuantity(url, cookie)).toBe(99);
     expect(await add()).toBe(400);
     expect(await cartQuantity(url, cookie)).toBe(99);
@@ -243,7 +259,7 @@ describe("two processes sharing one sessions folder", () => {
   test("99 concurrent adds split between them fill the line to exactly 99", async () => {
     const { cookie } = await newSession(urls[0]!);
     const { statuses, add } = await concurrentAdds(urls, cookie, 99);
-    expect(statuses.every((s) => s === 303)).toBe(true);
+    expect(statuses.filter((s) => s !== 303)).toEqual([]);
     expect(await cartQuantity(urls[1]!, cookie)).toBe(99);
     expect(await add()).toBe(400);
   });

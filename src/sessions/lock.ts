@@ -9,7 +9,7 @@
 //   its deadline.
 // Requests of different sessions never wait for each other.
 import { randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { mkdirSync, promises as fs, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -31,12 +31,24 @@ export type Release = () => Promise<void>;
 export interface SessionLocks {
   /** Resolves when this request may use the session; rejects with SessionBusy on timeout. */
   acquire(id: string): Promise<Release>;
+  /**
+   * Locks a session id that nobody else can know yet (just generated), at once and
+   * synchronously: called before its cookie is sent. Undefined if it is somehow held.
+   */
+  lockNew(id: string): Release | undefined;
 }
 
 /** A FIFO lock per key, inside one process. */
 export class KeyedMutex {
   /** A key is held while it is in the map; its array holds the waiters, in order. */
   private readonly queues = new Map<string, ((granted: boolean) => void)[]>();
+
+  /** Takes the key only if nobody holds it; synchronous. */
+  tryAcquire(key: string): boolean {
+    if (this.queues.has(key)) return false;
+    this.queues.set(key, []);
+    return true;
+  }
 
   acquire(key: string, timeoutMs: number): Promise<boolean> {
     const queue = this.queues.get(key);
@@ -76,6 +88,9 @@ export function createMemoryLocks(timeoutMs: number): SessionLocks {
       if (!(await mutex.acquire(id, timeoutMs))) throw new SessionBusy();
       return async () => mutex.release(id);
     },
+    lockNew(id) {
+      return mutex.tryAcquire(id) ? async () => mutex.release(id) : undefined;
+    },
   };
 }
 
@@ -102,23 +117,49 @@ export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HO
         if (!token) mutex.release(id);
       }
       if (!token) throw new SessionBusy();
-      const heldSince = Date.now();
-      return async () => {
+      return releaser(id, file, token);
+    },
+    lockNew(id) {
+      if (!mutex.tryAcquire(id)) return undefined;
+      const file = path.join(dir, `${id}.lock`);
+      const { token, owner } = newOwner();
+      try {
         try {
-          // Others may take the lock only after its deadline: before half of it, it is
-          // surely still ours and one unlink releases it (no read of the owner back).
-          if (Date.now() - heldSince < holdMs / 2) await unlinkIfThere(file);
-          else await unlockFile(file, token);
-        } finally {
-          mutex.release(id);
+          writeFileSync(file, owner, { flag: "wx", mode: 0o600 });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(file, owner, { flag: "wx", mode: 0o600 });
         }
-      };
+      } catch {
+        mutex.release(id);
+        return undefined;
+      }
+      return releaser(id, file, token);
     },
   };
 
-  async function lockFile(file: string, giveUpAt: number): Promise<string | undefined> {
+  function newOwner() {
     const token = randomBytes(9).toString("base64url");
-    const owner = JSON.stringify({ host, pid: process.pid, token, until: Date.now() + holdMs });
+    return { token, owner: JSON.stringify({ host, pid: process.pid, token, until: Date.now() + holdMs }) };
+  }
+
+  function releaser(id: string, file: string, token: string): Release {
+    const heldSince = Date.now();
+    return async () => {
+      try {
+        // Others may take the lock only after its deadline: before half of it, it is
+        // surely still ours and one unlink releases it (no read of the owner back).
+        if (Date.now() - heldSince < holdMs / 2) await unlinkIfThere(file);
+        else await unlockFile(file, token);
+      } finally {
+        mutex.release(id);
+      }
+    };
+  }
+
+  async function lockFile(file: string, giveUpAt: number): Promise<string | undefined> {
+    const { token, owner } = newOwner();
     for (let pause = 1; ; pause = Math.min(pause * 2, 25)) {
       try {
         await fs.writeFile(file, owner, { flag: "wx", mode: 0o600 });

@@ -5,9 +5,10 @@
 import { unsign } from "cookie-signature";
 import { parse as parseCookies } from "cookie";
 import type { NextFunction, Request, Response } from "express";
+import onHeaders from "on-headers";
 import type { Config } from "../config";
 import { isSessionId } from "./ids";
-import { SessionBusy, type SessionLocks } from "./lock";
+import { SessionBusy, type Release, type SessionLocks } from "./lock";
 import { sessionCookieName } from "./middleware";
 
 /** The session id of a correctly signed cookie, as express-session will read it. */
@@ -30,20 +31,30 @@ export function serialiseSessions(
   const name = sessionCookieName(config);
   return async function oneRequestAtATime(req: Request, res: Response, next: NextFunction) {
     const id = signedSessionId(req.headers.cookie, name, config.sessionSecrets);
-    if (!id) return next(); // no session yet, or one express-session will refuse: nothing to share
-    let release;
-    try {
-      release = await locks.acquire(id);
-    } catch (err) {
-      if (!(err instanceof SessionBusy)) return next(err);
-      res.set("Retry-After", String(err.retryAfterSeconds));
-      return res.status(503).render("errors/503.njk", { busy: true });
+    const held: Release[] = [];
+    if (id) {
+      try {
+        held.push(await locks.acquire(id));
+      } catch (err) {
+        if (!(err instanceof SessionBusy)) return next(err);
+        res.set("Retry-After", String(err.retryAfterSeconds));
+        return res.status(503).render("errors/503.njk", { busy: true });
+      }
     }
+    // A new session (first visit, log-in) gets its cookie in the headers, which go out
+    // before express-session has finished saving: lock the new id before the browser can
+    // send it back, so its next request waits for the save.
+    onHeaders(res, function lockNewSession() {
+      if (req.sessionID && req.sessionID !== id && String(res.getHeader("Set-Cookie")).includes(`${name}=`)) {
+        const release = locks.lockNew(req.sessionID);
+        if (release) held.push(release);
+      }
+    });
     let released = false;
     const done = () => {
       if (released) return;
       released = true;
-      release().catch(onReleaseError);
+      for (const release of held) release().catch(onReleaseError);
     };
     res.once("finish", done);
     res.once("close", done);
