@@ -126,9 +126,10 @@ function cookieOf(res: Response, name: string): string {
 
 const tokenOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
 
-async function handstampLogin(c: Contender, username: string): Promise<string> {
-  const page = await fetch(`${c.url}/login`, { headers: HTTPS });
-  const res = await fetch(`${c.url}/login`, {
+/** Opens a handstamp form page, then posts its form as the bench user: the 303's cookie. */
+async function postCredentials(c: Contender, form: "/login" | "/signup"): Promise<string> {
+  const page = await fetch(`${c.url}${form}`, { headers: HTTPS });
+  const res = await fetch(`${c.url}${form}`, {
     method: "POST",
     headers: {
       ...HTTPS,
@@ -137,14 +138,16 @@ async function handstampLogin(c: Contender, username: string): Promise<string> {
     },
     body: new URLSearchParams({
       _csrf: tokenOf(await page.text()),
-      username,
+      username: "bench",
       password: "bench password 123",
     }),
     redirect: "manual",
   });
-  if (res.status !== 303) throw new Error(`log-in failed: ${res.status}`);
+  if (res.status !== 303) throw new Error(`${form} failed: ${res.status}`);
   return cookieOf(res, c.cookieName);
 }
+
+const handstampLogin = (c: Contender) => postCredentials(c, "/login");
 
 async function prepareSessions(c: Contender, count: number): Promise<void> {
   if (c.key === "none") {
@@ -159,25 +162,11 @@ async function prepareSessions(c: Contender, count: number): Promise<void> {
     );
     return;
   }
-  const page = await fetch(`${c.url}/signup`, { headers: HTTPS });
-  await fetch(`${c.url}/signup`, {
-    method: "POST",
-    headers: {
-      ...HTTPS,
-      cookie: cookieOf(page, c.cookieName),
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    body: new URLSearchParams({
-      _csrf: tokenOf(await page.text()),
-      username: "bench",
-      password: "bench password 123",
-    }),
-    redirect: "manual",
-  });
+  await postCredentials(c, "/signup");
   c.cookies = [];
   for (let i = 0; i < count; i += 4) {
     const batch = Math.min(4, count - i);
-    c.cookies.push(...(await Promise.all(Array.from({ length: batch }, () => handstampLogin(c, "bench")))));
+    c.cookies.push(...(await Promise.all(Array.from({ length: batch }, () => handstampLogin(c)))));
   }
 }
 
@@ -326,7 +315,7 @@ async function main(): Promise<void> {
     const loginTimes: number[] = [];
     for (let i = 0; i < SETTINGS.logins; i++) {
       const t0 = performance.now();
-      await handstampLogin(file, "bench");
+      await handstampLogin(file);
       loginTimes.push(performance.now() - t0);
     }
 
