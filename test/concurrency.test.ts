@@ -11,23 +11,28 @@ import {
   tempDir,
   TEST_SECRET,
   useTestApp,
+  type TestApp,
 } from "./helpers";
 import { ROOT, startProcess, startServer, stop, type Started } from "./processes";
 import { createFileLocks, SessionBusy } from "../src/sessions/lock";
 import { LOCKS_FOLDER } from "../src/sessions/storage";
-import type { Express } from "express";
+import type { Server } from "node:http";
 
-/** The app on a real port, so that requests really overlap. */
-function listen(app: Express): Promise<{ url: string; close: () => Promise<void> }> {
-  return new Promise((resolve) => {
-    const server = app.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        close: () => new Promise((done) => server.close(() => done())),
-      });
-    });
-  });
+/** A test app on a real port for one describe block, so that requests really overlap. */
+function useListeningApp(env: Record<string, string>): TestApp & { url: string } {
+  const t = useTestApp(env) as TestApp & { url: string };
+  let server: Server;
+  beforeAll(
+    () =>
+      new Promise<void>((resolve) => {
+        server = t.app.listen(0, "127.0.0.1", () => {
+          t.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+          resolve();
+        });
+      }),
+  );
+  afterAll(() => new Promise<void>((done) => server.close(() => done())));
+  return t;
 }
 
 /** A browser's session: its cookie, taken from a first visit. */
@@ -78,16 +83,12 @@ function expectEveryCountOnce(results: { status: number; visits: number }[], fro
 }
 
 describe("one process", () => {
-  const t = useTestApp({ SESSION_LOCK_TIMEOUT: "30s" });
-  let url: string;
-  let close: () => Promise<void>;
-  beforeAll(async () => ({ url, close } = await listen(t.app)));
-  afterAll(() => close());
+  const t = useListeningApp({ SESSION_LOCK_TIMEOUT: "30s" });
 
   test("200 concurrent views of one session count exactly 200, each response a different count", async () => {
-    const { cookie } = await newSession(url);
-    expectEveryCountOnce(await concurrentVisits([url], cookie), 2);
-    expect((await getHome(url, cookie)).visits).toBe(202);
+    const { cookie } = await newSession(t.url);
+    expectEveryCountOnce(await concurrentVisits([t.url], cookie), 2);
+    expect((await getHome(t.url, cookie)).visits).toBe(202);
   });
 
   test("a new session's cookie, used the moment its headers arrive, finds the session saved", async () => {
@@ -96,9 +97,9 @@ describe("one process", () => {
     // showed in the two-process cart test); here it is asked 40 times at once.
     const second = await Promise.all(
       Array.from({ length: 40 }, async () => {
-        const first = await fetch(`${url}/`); // headers only: the body is left unread
+        const first = await fetch(`${t.url}/`); // headers only: the body is left unread
         const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
-        const next = await getHome(url, cookie);
+        const next = await getHome(t.url, cookie);
         await first.text();
         return next.visits;
       }),
@@ -107,48 +108,44 @@ describe("one process", () => {
   });
 
   test("99 concurrent adds fill one line to exactly 99, and the 100th is refused", async () => {
-    const { cookie } = await newSession(url);
-    const { statuses, add } = await concurrentAdds([url], cookie, 99);
+    const { cookie } = await newSession(t.url);
+    const { statuses, add } = await concurrentAdds([t.url], cookie, 99);
     expect(statuses.filter((s) => s !== 303)).toEqual([]);
-    expect(await cartQuantity(url, cookie)).toBe(99);
+    expect(await cartQuantity(t.url, cookie)).toBe(99);
     expect(await add()).toBe(400);
-    expect(await cartQuantity(url, cookie)).toBe(99);
+    expect(await cartQuantity(t.url, cookie)).toBe(99);
   });
 });
 
 describe("the lock", () => {
-  const t = useTestApp({ SESSION_LOCK_TIMEOUT: "1s" });
-  let url: string;
-  let close: () => Promise<void>;
-  beforeAll(async () => ({ url, close } = await listen(t.app)));
-  afterAll(() => close());
+  const t = useListeningApp({ SESSION_LOCK_TIMEOUT: "1s" });
 
   test("a request that cannot get its session's lock in time gets a 503 with Retry-After, and changes nothing", async () => {
-    const { cookie, id } = await newSession(url);
+    const { cookie, id } = await newSession(t.url);
     const release = await t.storage.locks.acquire(id); // another request holds it
-    const res = await fetch(`${url}/`, { headers: { cookie } });
+    const res = await fetch(`${t.url}/`, { headers: { cookie } });
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("2");
     expect(await res.text()).toContain("still busy with another request");
     await release();
-    expect((await getHome(url, cookie)).visits).toBe(2);
+    expect((await getHome(t.url, cookie)).visits).toBe(2);
   });
 
   test("requests of other sessions do not wait for a held session", async () => {
-    const held = await newSession(url);
-    const other = await newSession(url);
+    const held = await newSession(t.url);
+    const other = await newSession(t.url);
     const release = await t.storage.locks.acquire(held.id);
-    const blocked = fetch(`${url}/`, { headers: { cookie: held.cookie } }).then((r) => r.status);
+    const blocked = fetch(`${t.url}/`, { headers: { cookie: held.cookie } }).then((r) => r.status);
     // Served while the first session is held (its lock outlasts this request).
-    expect(await getHome(url, other.cookie)).toEqual({ status: 200, visits: 2 });
+    expect(await getHome(t.url, other.cookie)).toEqual({ status: 200, visits: 2 });
     await release();
     expect(await blocked).toBe(200);
   });
 
   test("static files never take the lock", async () => {
-    const { cookie, id } = await newSession(url);
+    const { cookie, id } = await newSession(t.url);
     const release = await t.storage.locks.acquire(id);
-    const res = await fetch(`${url}/style.css`, { headers: { cookie } });
+    const res = await fetch(`${t.url}/style.css`, { headers: { cookie } });
     expect(res.status).toBe(200);
     await release();
   });
@@ -158,18 +155,18 @@ describe("the lock", () => {
     const login = await logIn(t.agent(), "waiter");
     const cookie = setCookieHeaders(login)[0]!.split(";")[0]!;
     const id = sessionIdFrom(login)!;
-    const page = await fetch(`${url}/`, { headers: { cookie } });
+    const page = await fetch(`${t.url}/`, { headers: { cookie } });
     const token = csrfFrom(await page.text());
     // Hold the session; queue a log-out, then a page view behind it; then let go.
     const release = await t.storage.locks.acquire(id);
-    const logout = fetch(`${url}/logout`, {
+    const logout = fetch(`${t.url}/logout`, {
       method: "POST",
       headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({ _csrf: token }),
       redirect: "manual",
     });
     await new Promise((r) => setTimeout(r, 50));
-    const view = fetch(`${url}/secret`, { headers: { cookie }, redirect: "manual" });
+    const view = fetch(`${t.url}/secret`, { headers: { cookie }, redirect: "manual" });
     await new Promise((r) => setTimeout(r, 50));
     await release();
     expect((await logout).status).toBe(303);
@@ -178,7 +175,7 @@ describe("the lock", () => {
   });
 
   test("a lock whose holder was killed does not block the session", async () => {
-    const { cookie, id } = await newSession(url);
+    const { cookie, id } = await newSession(t.url);
     const holder: Started = startProcess(
       path.join(ROOT, "test", "fixtures", "holdLock.ts"),
       [path.join(t.config.sessionDir, LOCKS_FOLDER), id],
@@ -191,7 +188,7 @@ describe("the lock", () => {
     holder.child.kill("SIGKILL");
     await holder.exited;
     // The lock file is still there, but its owner is dead: well within the 1 s timeout.
-    expect(await getHome(url, cookie)).toEqual({ status: 200, visits: 2 });
+    expect(await getHome(t.url, cookie)).toEqual({ status: 200, visits: 2 });
   });
 });
 

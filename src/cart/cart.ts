@@ -1,5 +1,5 @@
 // The cart's rules, as pure functions over what the session holds: product id → quantity.
-import { findProduct, PRODUCTS, type Product } from "./catalogue";
+import { PRODUCTS, type Product } from "./catalogue";
 
 export type Cart = Record<string, number>;
 
@@ -68,5 +68,3 @@ function cleaned(cart: Cart | undefined): Cart {
   }
   return result;
 }
-
-export { findProduct };

@@ -4,8 +4,8 @@ import { Router, type Request, type Response } from "express";
 import { field } from "../auth/validation";
 import { flash } from "../http/flash";
 import { saveSession } from "../sessions/promises";
-import { addToCart, cartLines, findProduct, parseQuantity, setQuantity, type CartChange } from "./cart";
-import { formatPrice, PRODUCTS } from "./catalogue";
+import { addToCart, cartLines, parseQuantity, setQuantity, type CartChange } from "./cart";
+import { findProduct, formatPrice, PRODUCTS } from "./catalogue";
 
 const BAD_QUANTITY = "Quantity: use a whole number from 0 to 99.";
 const UNKNOWN_PRODUCT = "That product is not in the catalogue.";

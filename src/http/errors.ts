@@ -4,6 +4,7 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
 import { SessionStoreUnavailable } from "../sessions/errors";
+import { SessionBusy } from "../sessions/lock";
 
 export const notFound: RequestHandler = (_req, res) => {
   res.status(404).render("errors/404.njk");
@@ -33,10 +34,13 @@ export function errorHandler(deps: {
     if (deps.isCsrfError(err)) {
       return res.status(403).render("errors/403.njk");
     }
-    if (err instanceof SessionStoreUnavailable) {
-      deps.logger.error({ err: err.message, url: req.originalUrl }, "session store unavailable");
+    // Busy session or unavailable store: the client did nothing wrong, try again shortly.
+    if (err instanceof SessionStoreUnavailable || err instanceof SessionBusy) {
+      if (err instanceof SessionStoreUnavailable) {
+        deps.logger.error({ err: err.message, url: req.originalUrl }, "session store unavailable");
+      }
       res.set("Retry-After", String(err.retryAfterSeconds));
-      return res.status(503).render("errors/503.njk");
+      return res.status(503).render("errors/503.njk", { busy: err instanceof SessionBusy });
     }
     const status = (err as HttpishError)?.status ?? (err as HttpishError)?.statusCode;
     if (typeof status === "number" && status >= 400 && status < 500) {

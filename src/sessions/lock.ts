@@ -77,10 +77,6 @@ export class KeyedMutex {
     if (next) next(true);
     else this.queues.delete(key);
   }
-
-  isHeld(key: string): boolean {
-    return this.queues.has(key);
-  }
 }
 
 export function createMemoryLocks(timeoutMs: number): SessionLocks {

@@ -8,7 +8,7 @@ import type { NextFunction, Request, Response } from "express";
 import onHeaders from "on-headers";
 import type { Config } from "../config";
 import { isSessionId } from "./ids";
-import { SessionBusy, type Release, type SessionLocks } from "./lock";
+import type { Release, SessionLocks } from "./lock";
 import { sessionCookieName } from "./middleware";
 
 /** The session id of a correctly signed cookie, as express-session will read it. */
@@ -36,9 +36,7 @@ export function serialiseSessions(
       try {
         held.push(await locks.acquire(id));
       } catch (err) {
-        if (!(err instanceof SessionBusy)) return next(err);
-        res.set("Retry-After", String(err.retryAfterSeconds));
-        return res.status(503).render("errors/503.njk", { busy: true });
+        return next(err); // SessionBusy: the error handler answers 503 with Retry-After
       }
     }
     // A new session (first visit, log-in) gets its cookie in the headers, which go out
