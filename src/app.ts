@@ -7,7 +7,12 @@ import helmet from "helmet";
 import nunjucks from "nunjucks";
 import { pino, type Logger } from "pino";
 import { pinoHttp } from "pino-http";
+import { accountRouter } from "./account/routes";
+import { knownDeviceCookie } from "./auth/knownDevice";
+import { createLoginSessions } from "./auth/loginSessions";
+import { createLogins } from "./auth/logins";
 import { authRouter } from "./auth/routes";
+import { ACCOUNT_RULES, createThrottle, type AccountRules } from "./auth/throttle";
 import { cartRouter } from "./cart/routes";
 import { itemCount } from "./cart/cart";
 import { createUsers, type Users } from "./auth/users";
@@ -15,6 +20,8 @@ import type { Config } from "./config";
 import { openDatabase, type Database } from "./db";
 import { healthRouter } from "./health/routes";
 import { homeRouter } from "./home/routes";
+import { inspectorRouter } from "./inspector/routes";
+import { PUBLIC_DIR, VIEWS_DIR } from "./paths";
 import { createCsrf } from "./http/csrf";
 import { errorHandler, notFound } from "./http/errors";
 import { flashMiddleware } from "./http/flash";
@@ -22,16 +29,15 @@ import { sessionCookieName, sessionCookieOptions, sessionMiddleware } from "./se
 import { serialiseSessions } from "./sessions/serialise";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
 
-const ROOT = path.resolve(__dirname, "..");
-export const VIEWS_DIR = path.join(ROOT, "views");
-export const PUBLIC_DIR = path.join(ROOT, "public");
-
 /** Body size for every form: far above any honest form, far below a problem. */
 const FORM_LIMIT = "16kb";
 
 export interface AppDeps {
   logger?: Logger;
+  /** The clock of every session lifetime (tests move it instead of sleeping). */
   now?: () => number;
+  /** The per-account log-in throttle's rules (tests shorten the delays). */
+  accountRules?: AccountRules;
 }
 
 export interface Handstamp {
@@ -47,8 +53,17 @@ export interface Handstamp {
 export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   const logger = deps.logger ?? pino({ level: config.logLevel });
   const db = openDatabase(config.databasePath);
-  const users = createUsers(db, deps.now);
-  const storage = createSessionStorage(config, { logger, now: deps.now });
+  const now = deps.now ?? Date.now;
+  const users = createUsers(db, now);
+  const storage = createSessionStorage(config, { logger, now });
+  const loginSessions = createLoginSessions({
+    config,
+    logins: createLogins(db),
+    storage,
+    now,
+    onError: (err, msg) => logger.error({ err: (err as Error).message }, msg),
+  });
+  const throttle = createThrottle(config.authRateLimit, undefined, deps.accountRules ?? ACCOUNT_RULES);
   const csrf = createCsrf();
   const production = config.env === "production";
 
@@ -87,6 +102,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     ),
   );
   app.use(sessionMiddleware(config, storage.store));
+  app.use(loginSessions.check);
   app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }));
   app.use(csrf.expose);
   app.use(flashMiddleware(config));
@@ -98,9 +114,14 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   app.use(
     authRouter({
       users,
+      loginSessions,
+      throttle,
+      knownDevice: knownDeviceCookie(config),
       sessionCookie: { name: sessionCookieName(config), options: sessionCookieOptions(config) },
     }),
   );
+  app.use(accountRouter({ users, loginSessions }));
+  app.use(inspectorRouter({ config, storage, now }));
   app.use(notFound);
   app.use(errorHandler({ logger, isCsrfError: csrf.isCsrfError, showStack: config.env === "development" }));
 

@@ -5,7 +5,7 @@ import path from "node:path";
 import { z } from "zod";
 
 export type NodeEnv = "development" | "production" | "test";
-export type SessionStoreKind = "file" | "memory";
+export type SessionStoreKind = "file" | "memory" | "redis";
 export type TrustProxy = boolean | number | string;
 
 export interface Config {
@@ -20,8 +20,21 @@ export interface Config {
   readonly sessionDir: string;
   readonly databasePath: string;
   readonly sessionIdleTimeoutMs: number;
+  /** Counted from log-in: after it, even an active user logs in again. */
+  readonly sessionAbsoluteTimeoutMs: number;
+  /** "Remember me": the cookie's Max-Age, and that session's idle and absolute timeouts. */
+  readonly rememberMeMs: number;
+  /** Failed log-ins plus sign-ups allowed per client address per window; undefined = off. */
+  readonly authRateLimit: RateLimit | undefined;
+  /** For SESSION_STORE=redis. */
+  readonly redisUrl: string;
   /** How long a request waits for its session's lock before a 503. */
   readonly sessionLockTimeoutMs: number;
+}
+
+export interface RateLimit {
+  readonly points: number;
+  readonly windowMs: number;
 }
 
 export class ConfigError extends Error {
@@ -56,6 +69,23 @@ const duration = (example: string) =>
     return ms;
   });
 
+const rateLimit = z.string().transform((text, ctx): RateLimit | undefined => {
+  const value = text.trim().toLowerCase();
+  if (value === "off") return undefined;
+  const match = /^(\d{1,6})\/(.+)$/.exec(value);
+  const windowMs = match ? parseDuration(match[2]!) : undefined;
+  if (!match || windowMs === undefined || Number(match[1]) < 1) {
+    ctx.addIssue({ code: "custom", message: "must be a count per duration (for example 30/15m) or off" });
+    return z.NEVER;
+  }
+  return { points: Number(match[1]), windowMs };
+});
+
+const redisUrl = z
+  .string()
+  .refine((text) => /^rediss?:\/\/[^\s]+$/.test(text.trim()), "must be a redis:// or rediss:// URL")
+  .default("redis://127.0.0.1:6379");
+
 const trustProxy = z.string().transform((text): TrustProxy => {
   const value = text.trim().toLowerCase();
   if (["", "off", "false", "no"].includes(value)) return false;
@@ -83,11 +113,15 @@ const schema = z.object({
     })
     .default("info"),
   TRUST_PROXY: trustProxy.default(false),
-  SESSION_STORE: z.enum(["file", "memory"], { error: "must be file or memory" }).default("file"),
+  SESSION_STORE: z.enum(["file", "memory", "redis"], { error: "must be file, memory or redis" }).default("file"),
   SESSION_DIR: z.string().min(1, "must not be empty").default("./sessions"),
   DATABASE_PATH: z.string().min(1, "must not be empty").default("./data/handstamp.db"),
   SESSION_IDLE_TIMEOUT: duration("30m").default(30 * UNITS_MS.m),
   SESSION_LOCK_TIMEOUT: duration("10s").default(10 * UNITS_MS.s),
+  SESSION_ABSOLUTE_TIMEOUT: duration("12h").default(12 * UNITS_MS.h),
+  REMEMBER_ME_DURATION: duration("30d").default(30 * UNITS_MS.d),
+  AUTH_RATE_LIMIT: rateLimit.default({ points: 30, windowMs: 15 * UNITS_MS.m }),
+  REDIS_URL: redisUrl,
 });
 
 export interface ParseOptions {
@@ -146,5 +180,9 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
     databasePath,
     sessionIdleTimeoutMs: values.SESSION_IDLE_TIMEOUT,
     sessionLockTimeoutMs: values.SESSION_LOCK_TIMEOUT,
+    sessionAbsoluteTimeoutMs: values.SESSION_ABSOLUTE_TIMEOUT,
+    rememberMeMs: values.REMEMBER_ME_DURATION,
+    authRateLimit: values.AUTH_RATE_LIMIT,
+    redisUrl: values.REDIS_URL.trim(),
   });
 }

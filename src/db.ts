@@ -13,6 +13,18 @@ const MIGRATIONS: readonly string[] = [
      password_hash TEXT NOT NULL,
      created_at    INTEGER NOT NULL
    )`,
+  // The user ↔ session index (src/account/logins.ts): one row per logged-in session.
+  `CREATE TABLE logins (
+     id          INTEGER PRIMARY KEY,
+     session_id  TEXT NOT NULL UNIQUE,
+     user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     created_at  INTEGER NOT NULL,
+     last_seen   INTEGER NOT NULL,
+     expires_at  INTEGER NOT NULL,
+     user_agent  TEXT NOT NULL DEFAULT ''
+   );
+   CREATE INDEX logins_by_user ON logins (user_id, expires_at);
+   CREATE INDEX logins_by_expiry ON logins (expires_at)`,
 ];
 
 export function openDatabase(file: string): Database {

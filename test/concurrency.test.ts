@@ -6,7 +6,7 @@ import {
   csrfFrom,
   logIn,
   sessionIdFrom,
-  setCookieHeaders,
+  cookieFrom,
   signUp,
   tempDir,
   TEST_SECRET,
@@ -153,7 +153,7 @@ describe("the lock", () => {
   test("a session logged out while a request waited is not brought back by that request", async () => {
     await signUp(t.agent(), "waiter");
     const login = await logIn(t.agent(), "waiter");
-    const cookie = setCookieHeaders(login)[0]!.split(";")[0]!;
+    const cookie = cookieFrom(login);
     const id = sessionIdFrom(login)!;
     const page = await fetch(`${t.url}/`, { headers: { cookie } });
     const token = csrfFrom(await page.text());

@@ -81,7 +81,7 @@ describe("configuration", () => {
     ["PORT", "70000", "PORT: must be a port number from 0 to 65535"],
     ["NODE_ENV", "staging", "NODE_ENV: must be development, production or test"],
     ["LOG_LEVEL", "loud", "LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent"],
-    ["SESSION_STORE", "mongo", "SESSION_STORE: must be file or memory"],
+    ["SESSION_STORE", "mongo", "SESSION_STORE: must be file, memory or redis"],
     [
       "SESSION_IDLE_TIMEOUT",
       "30 minutes",

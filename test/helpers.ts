@@ -142,3 +142,10 @@ export function sessionIdFrom(res: { headers: Record<string, unknown> }, name = 
 export function setCookieHeaders(res: { headers: Record<string, unknown> }): string[] {
   return (res.headers["set-cookie"] as string[] | undefined) ?? [];
 }
+
+/** The "name=value" of one cookie a response sets, for a Cookie header. */
+export function cookieFrom(res: { headers: Record<string, unknown> }, name = "sid"): string {
+  const line = setCookieHeaders(res).find((c) => c.startsWith(`${name}=`));
+  if (!line) throw new Error(`the response sets no ${name} cookie`);
+  return line.split(";")[0]!;
+}

@@ -13,7 +13,7 @@ describe("the server process", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^handstamp: invalid configuration: /);
     expect(lines[0]).toContain("PORT: must be a port number");
-    expect(lines[0]).toContain("SESSION_STORE: must be file or memory");
+    expect(lines[0]).toContain("SESSION_STORE: must be file, memory or redis");
   });
 
   test("production without a secret refuses to start", async () => {

@@ -2,7 +2,7 @@
 // every contender does the same rendering work.
 import express from "express";
 import nunjucks from "nunjucks";
-import { VIEWS_DIR } from "../../src/app";
+import { VIEWS_DIR } from "../../src/paths";
 
 export function referenceApp(): express.Express {
   const app = express();

@@ -10,7 +10,8 @@ export function isLoggedIn(req: Request): boolean {
 
 export async function requireLogin(req: Request, res: Response, next: NextFunction): Promise<void> {
   if (isLoggedIn(req)) return next();
-  flash(req, "error", "Please log in to see this page.");
+  // A visitor just told their session expired needs no second message.
+  if (!req.session.flash?.length) flash(req, "error", "Please log in to see this page.");
   await saveSession(req);
   res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
 }

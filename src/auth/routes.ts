@@ -1,23 +1,42 @@
 // Sign-up, log-in and log-out: the seeds' login app, with real accounts, CSRF tokens,
-// a new session id at log-in and a deleted session at log-out.
-import { Router, type CookieOptions, type Request } from "express";
+// a new session id at log-in, "remember me", throttling, and a deleted session at log-out.
+import { Router, type CookieOptions, type Request, type Response } from "express";
 import { flash } from "../http/flash";
-import { destroySession, regenerateSession, saveSession } from "../sessions/promises";
+import { saveSession } from "../sessions/promises";
+import type { knownDeviceCookie } from "./knownDevice";
+import type { LoginSessions } from "./loginSessions";
 import { safeNextPath } from "./nextPath";
 import { hashPassword, verifyPassword } from "./passwords";
-import type { User, Users } from "./users";
+import type { Throttle } from "./throttle";
+import type { Users } from "./users";
 import { field, passwordProblem, PASSWORD_RULE, usernameProblem, USERNAME_RULE } from "./validation";
 
 export interface AuthDeps {
   users: Users;
+  loginSessions: LoginSessions;
+  throttle: Throttle;
+  knownDevice: ReturnType<typeof knownDeviceCookie>;
   sessionCookie: { name: string; options: CookieOptions };
 }
 
 const INVALID_LOGIN = "Invalid username or password.";
-/** What belongs to the visitor rather than to the log-in, and so survives it. */
-const KEPT_ACROSS_LOGIN = ["visits", "cart"] as const;
 
-export function authRouter({ users, sessionCookie }: AuthDeps): Router {
+/** "1 minute", "15 minutes": how long to wait, for people. */
+export function waitText(seconds: number): string {
+  const minutes = Math.ceil(seconds / 60);
+  return minutes <= 1 ? "a minute" : `${minutes} minutes`;
+}
+
+/** 429 with Retry-After, on the form the visitor was using. */
+function tooMany(res: Response, view: string, seconds: number, error: string, locals: object) {
+  res.set("Retry-After", String(seconds));
+  res.status(429).render(view, { ...locals, errors: [error], error });
+}
+
+const addressMessage = (seconds: number) =>
+  `Too many attempts from your network. Try again in ${waitText(seconds)}.`;
+
+export function authRouter({ users, loginSessions, throttle, knownDevice, sessionCookie }: AuthDeps): Router {
   const router = Router();
   const rules = { usernameRule: USERNAME_RULE, passwordRule: PASSWORD_RULE };
 
@@ -28,6 +47,9 @@ export function authRouter({ users, sessionCookie }: AuthDeps): Router {
   router.post("/signup", async function signUp(req, res) {
     const username = field(req.body, "username") ?? "";
     const password = field(req.body, "password") ?? "";
+    const wait = await throttle.addressWait(clientAddress(req));
+    if (wait > 0) return tooMany(res, "signup", wait, addressMessage(wait), { ...rules, username });
+    await throttle.signUpAttempt(clientAddress(req));
     const problems = [usernameProblem(username), passwordProblem(password)].filter(Boolean);
     if (problems.length > 0) {
       return res.status(400).render("signup", { ...rules, username, errors: problems });
@@ -38,7 +60,8 @@ export function authRouter({ users, sessionCookie }: AuthDeps): Router {
     }
     const user = users.create(username, await hashPassword(password));
     if (!user) return res.status(409).render("signup", { ...rules, username, errors: taken });
-    await startUserSession(req, user);
+    await loginSessions.start(req, user, false);
+    knownDevice.remember(res, user.username);
     flash(req, "success", `Welcome, ${user.username}`);
     await saveSession(req);
     res.redirect(303, "/");
@@ -51,20 +74,30 @@ export function authRouter({ users, sessionCookie }: AuthDeps): Router {
   router.post("/login", async function logIn(req, res) {
     const username = field(req.body, "username");
     const password = field(req.body, "password");
+    const remember = field(req.body, "remember") !== undefined;
     const next = safeNextPath(field(req.body, "next"));
+    const form = { username, next, remember };
     if (!username || !password) {
-      return res.status(400).render("login", {
-        username,
-        next,
-        error: "Enter your username and your password.",
-      });
+      return res.status(400).render("login", { ...form, error: "Enter your username and your password." });
+    }
+    const address = clientAddress(req);
+    const addressWait = await throttle.addressWait(address);
+    if (addressWait > 0) return tooMany(res, "login", addressWait, addressMessage(addressWait), form);
+    const known = knownDevice.isKnown(req, username);
+    const accountWait = await throttle.accountWait(username, known);
+    if (accountWait > 0) {
+      const text = `Too many failed log-ins for this account. Try again in ${waitText(accountWait)}.`;
+      return tooMany(res, "login", accountWait, text, form);
     }
     const user = users.findByName(username);
     // Unknown name or wrong password: same work, same answer.
     if (!(await verifyPassword(user?.passwordHash, password)) || !user) {
-      return res.status(401).render("login", { username, next, error: INVALID_LOGIN });
+      await throttle.failedLogIn(username, known, address);
+      return res.status(401).render("login", { ...form, error: INVALID_LOGIN });
     }
-    await startUserSession(req, user);
+    await throttle.succeededLogIn(username);
+    await loginSessions.start(req, user, remember);
+    knownDevice.remember(res, user.username);
     flash(req, "success", `Welcome back, ${user.username}`);
     await saveSession(req);
     res.redirect(303, next);
@@ -75,7 +108,7 @@ export function authRouter({ users, sessionCookie }: AuthDeps): Router {
   });
 
   router.post("/logout", async function logOut(req, res) {
-    await destroySession(req);
+    await loginSessions.end(req);
     res.clearCookie(sessionCookie.name, sessionCookie.options);
     res.flashAfterSession("logged-out");
     res.redirect(303, "/");
@@ -84,17 +117,7 @@ export function authRouter({ users, sessionCookie }: AuthDeps): Router {
   return router;
 }
 
-/**
- * Logs the visitor in under a new session id: the old record is deleted, so an id
- * planted before log-in (session fixation) is worth nothing after it. The new session
- * has a new CSRF token too, since it starts empty.
- */
-async function startUserSession(req: Request, user: User): Promise<void> {
-  const kept = Object.fromEntries(
-    KEPT_ACROSS_LOGIN.filter((key) => req.session[key] !== undefined).map((key) => [key, req.session[key]]),
-  );
-  await regenerateSession(req);
-  Object.assign(req.session, kept);
-  req.session.userId = user.id;
-  req.session.name = user.username;
+/** The client's address as Express sees it (TRUST_PROXY decides whether to believe proxies). */
+export function clientAddress(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? "unknown";
 }

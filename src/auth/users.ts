@@ -14,6 +14,8 @@ export interface Users {
   /** The new user, or undefined when the name is taken. */
   create(username: string, passwordHash: string): User | undefined;
   findByName(username: string): UserWithHash | undefined;
+  findById(id: number): UserWithHash | undefined;
+  setPasswordHash(id: number, passwordHash: string): void;
   count(): number;
 }
 
@@ -24,6 +26,10 @@ export function createUsers(db: Database, now: () => number = Date.now): Users {
   const byName = db.prepare<[string], UserWithHash>(
     "SELECT id, username, password_hash AS passwordHash FROM users WHERE username = ?",
   );
+  const byId = db.prepare<[number], UserWithHash>(
+    "SELECT id, username, password_hash AS passwordHash FROM users WHERE id = ?",
+  );
+  const setHash = db.prepare("UPDATE users SET password_hash = ? WHERE id = ?");
   const total = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM users");
   return {
     create(username, passwordHash) {
@@ -31,6 +37,10 @@ export function createUsers(db: Database, now: () => number = Date.now): Users {
       return result.changes === 1 ? { id: Number(result.lastInsertRowid), username } : undefined;
     },
     findByName: (username) => byName.get(username),
+    findById: (id) => byId.get(id),
+    setPasswordHash(id, passwordHash) {
+      setHash.run(passwordHash, id);
+    },
     count: () => total.get()!.n,
   };
 }

@@ -3,12 +3,11 @@
 import dotenv from "dotenv";
 import type { Config } from "../config";
 import { ConfigError, parseConfig } from "../config";
-import { FileStore } from "./fileStore";
 import { shortId } from "./ids";
-import { createSessionStorage } from "./storage";
+import { createSessionStorage, type SessionStorage } from "./storage";
 
 export const USAGE = `usage: npm run sessions -- <command>
-  list               live sessions: id (first 8 characters), user, last access, expiry
+  list               live sessions: id (first 8 characters), user, created, expiry
   show <id-prefix>   one session's data (the CSRF token hidden)
   clear-expired      remove expired sessions now (the server also does it every few minutes)
   clear-all --yes    remove every session: everybody is logged out`;
@@ -32,11 +31,11 @@ export async function runSessionsCli(args: string[], config: Config, io: CliIo):
     now: io.now,
   });
   try {
-    if (!(storage.store instanceof FileStore)) {
-      io.err(`The ${storage.kind} store lives inside the server process: there is nothing to see from here.`);
+    if (storage.kind === "memory") {
+      io.err("The memory store lives inside the server process: there is nothing to see from here.");
       return 1;
     }
-    return await runOn(storage.store, command, rest, io);
+    return await runOn(storage, describeStore(config), command, rest, io);
   } catch (err) {
     io.err(`error: ${(err as Error).message}`);
     return 1;
@@ -45,20 +44,26 @@ export async function runSessionsCli(args: string[], config: Config, io: CliIo):
   }
 }
 
-async function runOn(store: FileStore, command: string, rest: string[], io: CliIo): Promise<number> {
+function describeStore(config: Config): string {
+  return config.sessionStore === "redis" ? `Redis at ${config.redisUrl}` : config.sessionDir;
+}
+
+const created = (data: { createdAt?: number }) => (data.createdAt ? time(data.createdAt) : "-".padEnd(19));
+
+async function runOn(store: SessionStorage, where: string, command: string, rest: string[], io: CliIo): Promise<number> {
   switch (command) {
     case "list": {
       const sessions = await store.list();
       if (sessions.length === 0) {
-        io.out(`No live sessions in ${store.dir}.`);
+        io.out(`No live sessions in ${where}.`);
         return 0;
       }
-      io.out(["id      ", "user                ", "last access (UTC)  ", "expires (UTC)"].join("  "));
+      io.out(["id      ", "user                ", "created (UTC)      ", "expires (UTC)"].join("  "));
       for (const s of sessions) {
         const user = (s.data.name ?? "-").padEnd(20).slice(0, 20);
-        io.out([shortId(s.id), user, time(s.lastAccess), time(s.expiresAt)].join("  "));
+        io.out([shortId(s.id), user, created(s.data), time(s.expiresAt)].join("  "));
       }
-      io.out(`${sessions.length} live session${sessions.length === 1 ? "" : "s"} in ${store.dir}`);
+      io.out(`${sessions.length} live session${sessions.length === 1 ? "" : "s"} in ${where}`);
       return 0;
     }
     case "show": {
@@ -72,9 +77,9 @@ async function runOn(store: FileStore, command: string, rest: string[], io: CliI
         io.err(found.length === 0 ? `No live session starts with "${prefix}".` : `"${prefix}" matches ${found.length} sessions: give more characters.`);
         return 1;
       }
-      const { id, lastAccess, expiresAt, data } = found[0]!;
+      const { id, expiresAt, data } = found[0]!;
       const shown = { ...data, ...(data.csrfToken ? { csrfToken: "(hidden)" } : {}) };
-      io.out(`session ${shortId(id)}…  last access ${time(lastAccess)} UTC  expires ${time(expiresAt)} UTC`);
+      io.out(`session ${shortId(id)}…  created ${created(data)} UTC  expires ${time(expiresAt)} UTC`);
       io.out(JSON.stringify(shown, null, 2));
       return 0;
     }
@@ -88,7 +93,7 @@ async function runOn(store: FileStore, command: string, rest: string[], io: CliI
         io.err("clear-all logs everybody out: run it again with --yes to confirm.");
         return 2;
       }
-      const removed = await store.clear();
+      const removed = await store.removeAll();
       io.out(`Removed ${removed} session${removed === 1 ? "" : "s"}.`);
       return 0;
     }

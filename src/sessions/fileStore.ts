@@ -25,18 +25,26 @@ export interface StoreLogger {
 
 export interface FileStoreOptions {
   dir: string;
-  /** How long a session lives after this access, in ms. */
-  ttlMs: (data: SessionData) => number;
+  /** How long a session lives after an access at `now`, in ms. */
+  ttlMs: (data: SessionData, now: number) => number;
   logger: StoreLogger;
   now?: () => number;
 }
 
 export interface StoredSession {
   id: string;
-  /** Derived: the expiry less the session's lifetime (reading a file does not change it). */
-  lastAccess: number;
   expiresAt: number;
   data: SessionData;
+}
+
+/** Where a session is kept, for the inspector. */
+export interface RecordInfo {
+  /** The file, the Redis key, or a phrase for the memory store. */
+  location: string;
+  sizeBytes?: number;
+  /** The file's mtime, which this store uses as the expiry. */
+  modifiedAt?: number;
+  expiresAt?: number;
 }
 
 const SUFFIX = ".json";
@@ -47,6 +55,11 @@ const STALE_TEMP_MS = 60_000;
 const SWEEP_BATCH = 64;
 const MAX_REPORTED = 1_000;
 
+/** A session as JSON, stamped with when it was first stored (every store uses this). */
+export function stringifySession(data: SessionData, now: number): string {
+  return JSON.stringify(data.createdAt === undefined ? { ...data, createdAt: now } : data);
+}
+
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException)?.code === "ENOENT";
 }
@@ -54,7 +67,7 @@ function isMissing(err: unknown): boolean {
 export class FileStore extends session.Store {
   readonly kind = "file";
   readonly dir: string;
-  private readonly ttlMs: (data: SessionData) => number;
+  private readonly ttlMs: (data: SessionData, now: number) => number;
   private readonly logger: StoreLogger;
   private readonly now: () => number;
   /** Unreadable files already logged: each is reported once, not on every request. */
@@ -128,7 +141,7 @@ export class FileStore extends session.Store {
     const temp = path.join(this.dir, `.${id}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
     const expiresAt = this.expiryFor(data);
     try {
-      await fs.writeFile(temp, JSON.stringify(data), { mode: 0o600 });
+      await fs.writeFile(temp, stringifySession(data, this.now()), { mode: 0o600 });
       await fs.utimes(temp, this.now() / 1000, expiresAt / 1000);
       await fs.rename(temp, file);
     } catch (err) {
@@ -168,10 +181,7 @@ export class FileStore extends session.Store {
       const data = await this.read(id);
       if (!data) return;
       const stats = await fs.stat(file).catch(() => undefined);
-      if (stats) {
-        const expiresAt = stats.mtimeMs;
-        sessions.push({ id, lastAccess: expiresAt - this.ttlMs(data), expiresAt, data });
-      }
+      if (stats) sessions.push({ id, expiresAt: stats.mtimeMs, data });
     });
     return sessions.sort((a, b) => b.expiresAt - a.expiresAt);
   }
@@ -232,8 +242,17 @@ export class FileStore extends session.Store {
     await Promise.all(batch);
   }
 
+  /** The file behind a session, its size and its expiry (mtime); undefined when there is none. */
+  async describe(id: string): Promise<RecordInfo | undefined> {
+    const file = this.fileFor(id);
+    const stats = file ? await fs.stat(file).catch(() => undefined) : undefined;
+    if (!file || !stats) return undefined;
+    return { location: file, sizeBytes: stats.size, modifiedAt: stats.mtimeMs, expiresAt: stats.mtimeMs };
+  }
+
   private expiryFor(data: SessionData): number {
-    return this.now() + this.ttlMs(data);
+    const now = this.now();
+    return now + this.ttlMs(data, now);
   }
 
   private reportOnce(file: string, err: unknown): void {

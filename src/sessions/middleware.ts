@@ -3,6 +3,7 @@
 import session from "express-session";
 import type { Config } from "../config";
 import { generateSessionId } from "./ids";
+import type { LoginRecord } from "./lifetime";
 
 declare module "express-session" {
   interface SessionData {
@@ -13,6 +14,10 @@ declare module "express-session" {
     flash: { category: "success" | "error" | "info"; text: string }[];
     /** Product id → quantity (src/cart/). */
     cart: Record<string, number>;
+    /** When the record was first stored (ms). */
+    createdAt: number;
+    /** Set at log-in (src/sessions/lifetime.ts). */
+    login: LoginRecord;
   }
 }
 

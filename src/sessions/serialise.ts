@@ -2,7 +2,7 @@
 // lock before the session is loaded and gives it back when the response has finished,
 // which express-session delays until the session is saved. So the next request of the
 // same session always loads what the previous one saved.
-import { unsign } from "cookie-signature";
+import { sign, unsign } from "cookie-signature";
 import { parse as parseCookies } from "cookie";
 import type { NextFunction, Request, Response } from "express";
 import onHeaders from "on-headers";
@@ -11,14 +11,21 @@ import { isSessionId } from "./ids";
 import type { Release, SessionLocks } from "./lock";
 import { sessionCookieName } from "./middleware";
 
-/** The session id of a correctly signed cookie, as express-session will read it. */
-export function signedSessionId(cookieHeader: string | undefined, name: string, secrets: readonly string[]) {
+/**
+ * The session id of a correctly signed cookie, as express-session will read it, and the
+ * index of the secret that signed it (0 is the current one).
+ */
+export function signedSessionId(
+  cookieHeader: string | undefined,
+  name: string,
+  secrets: readonly string[],
+): { id: string; secretIndex: number } | undefined {
   if (!cookieHeader?.includes(name)) return undefined;
   const value = parseCookies(cookieHeader)[name];
   if (!value?.startsWith("s:")) return undefined;
-  for (const secret of secrets) {
+  for (const [secretIndex, secret] of secrets.entries()) {
     const id = unsign(value.slice(2), secret);
-    if (id !== false) return isSessionId(id) ? id : undefined;
+    if (id !== false) return isSessionId(id) ? { id, secretIndex } : undefined;
   }
   return undefined;
 }
@@ -30,7 +37,9 @@ export function serialiseSessions(
 ) {
   const name = sessionCookieName(config);
   return async function oneRequestAtATime(req: Request, res: Response, next: NextFunction) {
-    const id = signedSessionId(req.headers.cookie, name, config.sessionSecrets);
+    const signed = signedSessionId(req.headers.cookie, name, config.sessionSecrets);
+    const id = signed?.id;
+    req.cookieSessionId = id;
     const held: Release[] = [];
     if (id) {
       try {
@@ -42,10 +51,18 @@ export function serialiseSessions(
     // A new session (first visit, log-in) gets its cookie in the headers, which go out
     // before express-session has finished saving: lock the new id before the browser can
     // send it back, so its next request waits for the save.
+    // Registered before express-session's own hook, so it runs after it and sees its cookie.
     onHeaders(res, function lockNewSession() {
-      if (req.sessionID && req.sessionID !== id && String(res.getHeader("Set-Cookie")).includes(`${name}=`)) {
+      const setsCookie = String(res.getHeader("Set-Cookie")).includes(`${name}=`);
+      if (req.sessionID && req.sessionID !== id && setsCookie) {
         const release = locks.lockNew(req.sessionID);
         if (release) held.push(release);
+      }
+      // Secret rotation: a cookie signed with an older secret is re-issued with the new one.
+      if (signed && signed.secretIndex > 0 && !setsCookie && req.session && req.sessionID === id) {
+        const value = `s:${sign(id!, config.sessionSecrets[0]!)}`;
+        const cookie = req.session.cookie as typeof req.session.cookie & { serialize(n: string, v: string): string };
+        res.append("Set-Cookie", cookie.serialize(name, value));
       }
     });
     let released = false;

@@ -1,26 +1,39 @@
 // Chooses and builds the session store from the config. Each kind is one case here:
-// the rest of the app only sees an express-session Store plus check() and close().
+// the rest of the app sees an express-session Store, the per-session lock, and a few
+// operations of its own (for the CLI, the inspector, revoking, /healthz).
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import session from "express-session";
+import type session from "express-session";
 import type { Config, SessionStoreKind } from "../config";
-import { FileStore, type StoreLogger } from "./fileStore";
+import { FileStore, type RecordInfo, type StoredSession, type StoreLogger } from "./fileStore";
+import { ttlMs } from "./lifetime";
 import { createFileLocks, createMemoryLocks, type SessionLocks } from "./lock";
+import { MemoryStore } from "./memoryStore";
 
 export interface SessionStorage {
   readonly kind: SessionStoreKind;
   readonly store: session.Store;
   /** The per-session lock that serialises requests of one session. */
   readonly locks: SessionLocks;
+  /** Every live session, newest expiry first. */
+  list(): Promise<StoredSession[]>;
+  /** Where one session is kept (file, key, memory), or undefined if it is not stored. */
+  describe(id: string): Promise<RecordInfo | undefined>;
+  /** Deletes one session (revoking it). */
+  remove(id: string): Promise<void>;
+  /** Removes expired sessions now; resolves to how many. */
+  sweep(): Promise<number>;
+  /** Removes every session; resolves to how many. */
+  removeAll(): Promise<number>;
   /** Rejects when the store cannot serve sessions (for /healthz). */
   check(): Promise<void>;
-  /** Stops background work (the sweep). */
+  /** Stops background work (the sweep) and closes connections. */
   close(): Promise<void>;
 }
 
 export const LOCKS_FOLDER = ".locks";
 
-/** How often expired session files are removed. */
+/** How often expired sessions are removed (file and memory stores). */
 export const SWEEP_INTERVAL_MS = 5 * 60_000;
 
 export interface StorageDeps {
@@ -31,41 +44,64 @@ export interface StorageDeps {
 export function createSessionStorage(config: Config, deps: StorageDeps): SessionStorage {
   switch (config.sessionStore) {
     case "memory":
-      return {
-        kind: "memory",
-        store: new session.MemoryStore(),
-        locks: createMemoryLocks(config.sessionLockTimeoutMs),
-        check: async () => undefined,
-        close: async () => undefined,
-      };
+      return createMemoryStorage(config, deps);
     case "file":
       return createFileStorage(config, deps);
+    case "redis":
+      throw new Error("redis: not yet");
   }
+}
+
+function createMemoryStorage(config: Config, deps: StorageDeps): SessionStorage {
+  const store = new MemoryStore({ ttlMs: (data, now) => ttlMs(config, data, now), now: deps.now });
+  const sweeper = startSweeping(() => store.sweep(), deps);
+  return {
+    kind: "memory",
+    store,
+    locks: createMemoryLocks(config.sessionLockTimeoutMs),
+    list: () => store.list(),
+    describe: (id) => store.describe(id),
+    remove: async (id) => store.destroy(id),
+    sweep: () => store.sweep(),
+    removeAll: () => store.removeAll(),
+    check: async () => undefined,
+    close: sweeper.stop,
+  };
 }
 
 function createFileStorage(config: Config, deps: StorageDeps): SessionStorage {
   mkdirSync(config.sessionDir, { recursive: true });
   const store = new FileStore({
     dir: config.sessionDir,
-    ttlMs: () => config.sessionIdleTimeoutMs,
+    ttlMs: (data, now) => ttlMs(config, data, now),
     logger: deps.logger,
     now: deps.now,
   });
-  let sweeping: Promise<unknown> = Promise.resolve();
-  const sweep = () => {
-    sweeping = store
-      .sweep()
-      .catch((err: Error) => deps.logger.error({ err: err.message }, "session sweep failed"));
-  };
-  const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
-  timer.unref();
+  const sweeper = startSweeping(() => store.sweep(), deps);
   return {
     kind: "file",
     store,
     // Lock files live beside the sessions, so every process sharing the folder sees them.
     locks: createFileLocks(path.join(config.sessionDir, LOCKS_FOLDER), config.sessionLockTimeoutMs),
+    list: () => store.list(),
+    describe: (id) => store.describe(id),
+    remove: (id) => store.remove(id),
+    sweep: () => store.sweep(),
+    removeAll: () => store.clear(),
     check: () => store.check(),
-    close: async () => {
+    close: sweeper.stop,
+  };
+}
+
+/** Runs `sweep` every SWEEP_INTERVAL_MS in the background; stop() waits for a running one. */
+function startSweeping(sweep: () => Promise<unknown>, deps: StorageDeps) {
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    sweeping = sweep().catch((err: Error) => deps.logger.error({ err: err.message }, "session sweep failed"));
+  }, SWEEP_INTERVAL_MS);
+  timer.unref();
+  return {
+    async stop() {
       clearInterval(timer);
       await sweeping;
     },

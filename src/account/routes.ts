@@ -1,0 +1,85 @@
+// The account pages: change the password (which ends every other session), and see and
+// end your own sessions ("your devices").
+import { Router } from "express";
+import { requireLogin } from "../auth/requireLogin";
+import type { LoginSessions } from "../auth/loginSessions";
+import { hashPassword, verifyPassword } from "../auth/passwords";
+import type { Users } from "../auth/users";
+import { field, passwordProblem, PASSWORD_RULE } from "../auth/validation";
+import { flash } from "../http/flash";
+import { saveSession } from "../sessions/promises";
+import { describeBrowser } from "./browser";
+
+export interface AccountDeps {
+  users: Users;
+  loginSessions: LoginSessions;
+}
+
+export function accountRouter({ users, loginSessions }: AccountDeps): Router {
+  const router = Router();
+  router.use("/account", requireLogin);
+
+  router.get("/account", function showAccount(_req, res) {
+    res.render("account", { passwordRule: PASSWORD_RULE });
+  });
+
+  router.post("/account/password", async function changePassword(req, res) {
+    const current = field(req.body, "current") ?? "";
+    const password = field(req.body, "password") ?? "";
+    const user = users.findById(req.session.userId!);
+    const errors: string[] = [];
+    if (!(await verifyPassword(user?.passwordHash, current)) || !user) {
+      errors.push("Current password: that is not your password.");
+    }
+    const problem = passwordProblem(password);
+    if (problem) errors.push(`New ${problem.charAt(0).toLowerCase()}${problem.slice(1)}`);
+    if (errors.length > 0 || !user) {
+      return res.status(400).render("account", { passwordRule: PASSWORD_RULE, errors });
+    }
+    users.setPasswordHash(user.id, await hashPassword(password));
+    const ended = await loginSessions.endOthers(user.id, req.sessionID);
+    await loginSessions.renew(req);
+    flash(req, "success", `Your password was changed. ${endedText(ended)}`);
+    await saveSession(req);
+    res.redirect(303, "/account");
+  });
+
+  router.get("/account/sessions", function showSessions(req, res) {
+    const sessions = loginSessions.liveFor(req.session.userId!).map((login) => ({
+      handle: login.handle,
+      createdAt: new Date(login.createdAt).toISOString(),
+      lastSeen: new Date(login.lastSeen).toISOString(),
+      browser: describeBrowser(login.userAgent),
+      current: login.sessionId === req.sessionID,
+    }));
+    res.render("sessions", { sessions });
+  });
+
+  router.post("/account/sessions/others", async function endOtherSessions(req, res) {
+    const ended = await loginSessions.endOthers(req.session.userId!, req.sessionID);
+    flash(req, "success", endedText(ended));
+    await saveSession(req);
+    res.redirect(303, "/account/sessions");
+  });
+
+  router.post("/account/sessions/:handle/revoke", async function revokeSession(req, res) {
+    const handle = Number(req.params.handle);
+    const own = Number.isSafeInteger(handle) && loginSessions.liveFor(req.session.userId!).find((l) => l.handle === handle);
+    if (own && own.sessionId === req.sessionID) {
+      return res.status(400).render("errors/4xx", { status: 400, message: "To end this session, log out." });
+    }
+    if (!own || !(await loginSessions.revoke(req.session.userId!, handle))) {
+      return res.status(404).render("errors/404");
+    }
+    flash(req, "success", "That session was ended: the device it was on is logged out.");
+    await saveSession(req);
+    res.redirect(303, "/account/sessions");
+  });
+
+  return router;
+}
+
+function endedText(count: number): string {
+  if (count === 0) return "You had no other session.";
+  return `${count} other session${count === 1 ? " was" : "s were"} logged out.`;
+}

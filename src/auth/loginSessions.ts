@@ -1,0 +1,139 @@
+// What happens to sessions around a log-in: starting one (a new id, the login record,
+// remember-me, the index row), ending one (log-out, revoke, a password change), and the
+// check every request goes through (expired, past its absolute deadline, ended elsewhere).
+import type { NextFunction, Request, Response } from "express";
+import type { Config } from "../config";
+import { flash } from "../http/flash";
+import { isPastAbsoluteDeadline, loginRecord, ttlMs } from "../sessions/lifetime";
+import { destroySession, regenerateSession } from "../sessions/promises";
+import type { SessionStorage } from "../sessions/storage";
+import type { Login, Logins } from "./logins";
+import type { User } from "./users";
+
+export const EXPIRED_MESSAGE = "Your session expired. Please log in again.";
+/** What belongs to the visitor rather than to the log-in, and so survives it. */
+const KEPT_ACROSS_LOGIN = ["visits", "cart"] as const;
+
+export interface LoginSessionsDeps {
+  config: Config;
+  logins: Logins;
+  storage: SessionStorage;
+  now: () => number;
+  onError: (err: unknown, msg: string) => void;
+}
+
+export type LoginSessions = ReturnType<typeof createLoginSessions>;
+
+export function createLoginSessions({ config, logins, storage, now, onError }: LoginSessionsDeps) {
+  /** Deletes a session's record and its index row; the row first, as it is what counts. */
+  async function endOne(sessionId: string): Promise<void> {
+    logins.remove(sessionId);
+    await storage.remove(sessionId).catch((err) => onError(err, "could not delete an ended session"));
+  }
+
+  function index(req: Request, createdAt: number): void {
+    logins.add({
+      sessionId: req.sessionID,
+      userId: req.session.userId!,
+      createdAt,
+      expiresAt: createdAt + ttlMs(config, req.session, createdAt),
+      userAgent: req.get("user-agent") ?? "",
+    });
+  }
+
+  return {
+    /**
+     * Logs the visitor in under a new session id: the old record is deleted, so an id
+     * planted before log-in (session fixation) is worth nothing after it, and the new
+     * session starts with no CSRF token (a new one is made for the next form).
+     */
+    async start(req: Request, user: User, remember: boolean): Promise<void> {
+      const kept = Object.fromEntries(
+        KEPT_ACROSS_LOGIN.filter((key) => req.session[key] !== undefined).map((key) => [key, req.session[key]]),
+      );
+      const previous = req.session.userId !== undefined ? req.sessionID : undefined;
+      await regenerateSession(req);
+      if (previous) logins.remove(previous);
+      const at = now();
+      Object.assign(req.session, kept);
+      req.session.userId = user.id;
+      req.session.name = user.username;
+      req.session.login = loginRecord(config, at, remember);
+      // A persistent cookie only when asked; otherwise it ends with the browser.
+      req.session.cookie.maxAge = remember ? config.rememberMeMs : undefined;
+      index(req, at);
+    },
+
+    /** A new id for a logged-in session, everything else kept (after a password change). */
+    async renew(req: Request): Promise<void> {
+      const { cookie, ...data } = req.session;
+      const maxAge = cookie.maxAge;
+      const previous = req.sessionID;
+      await regenerateSession(req);
+      logins.remove(previous);
+      Object.assign(req.session, data);
+      if (maxAge) req.session.cookie.maxAge = maxAge;
+      index(req, now());
+    },
+
+    /** Log-out: the record and its index row are deleted. */
+    async end(req: Request): Promise<void> {
+      logins.remove(req.sessionID);
+      await destroySession(req);
+    },
+
+    /** Ends one of the user's other sessions; false if it is not theirs. */
+    async revoke(userId: number, handle: number): Promise<boolean> {
+      const login = logins.findForUser(userId, handle);
+      if (!login) return false;
+      await endOne(login.sessionId);
+      return true;
+    },
+
+    /** Ends every session of the user but this one; resolves to how many. */
+    async endOthers(userId: number, keep: string): Promise<number> {
+      const others = logins.liveFor(userId, 0).filter((login) => login.sessionId !== keep);
+      await Promise.all(others.map((login) => endOne(login.sessionId)));
+      return others.length;
+    },
+
+    liveFor: (userId: number): Login[] => logins.liveFor(userId, now()),
+
+    /**
+     * Runs on every request, after the session is loaded:
+     * - past the absolute deadline: the session is ended, the user told to log in again;
+     * - the cookie named a logged-in session the store no longer has (idle timeout): told too;
+     * - a logged-in session whose index row is gone was ended elsewhere (log-out, revoke,
+     *   password change) while this request waited: it does not come back to life;
+     * - otherwise the index row records the access (at most once a minute).
+     */
+    async check(req: Request, _res: Response, next: NextFunction): Promise<void> {
+      const at = now();
+      const session = req.session;
+      if (session.login) {
+        const login = logins.find(req.sessionID);
+        if (isPastAbsoluteDeadline(session, at) || !login || login.userId !== session.userId) {
+          const expired = login !== undefined;
+          logins.remove(req.sessionID);
+          await regenerateSession(req); // deletes the record; an empty session, new id
+          if (expired) flash(req, "info", EXPIRED_MESSAGE);
+        } else {
+          logins.seen(login, at, at + ttlMs(config, session, at));
+        }
+      } else if (req.cookieSessionId && req.cookieSessionId !== req.sessionID) {
+        if (logins.find(req.cookieSessionId)) {
+          logins.remove(req.cookieSessionId);
+          flash(req, "info", EXPIRED_MESSAGE);
+        }
+      }
+      next();
+    },
+  };
+}
+
+declare module "express-serve-static-core" {
+  interface Request {
+    /** The session id of a correctly signed cookie, before the store looked it up. */
+    cookieSessionId?: string;
+  }
+}
