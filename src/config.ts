@@ -113,7 +113,9 @@ const schema = z.object({
     })
     .default("info"),
   TRUST_PROXY: trustProxy.default(false),
-  SESSION_STORE: z.enum(["file", "memory", "redis"], { error: "must be file, memory or redis" }).default("file"),
+  SESSION_STORE: z
+    .enum(["file", "memory", "redis"], { error: "must be file, memory or redis" })
+    .default("file"),
   SESSION_DIR: z.string().min(1, "must not be empty").default("./sessions"),
   DATABASE_PATH: z.string().min(1, "must not be empty").default("./data/handstamp.db"),
   SESSION_IDLE_TIMEOUT: duration("30m").default(30 * UNITS_MS.m),

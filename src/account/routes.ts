@@ -64,7 +64,9 @@ export function accountRouter({ users, loginSessions }: AccountDeps): Router {
 
   router.post("/account/sessions/:handle/revoke", async function revokeSession(req, res) {
     const handle = Number(req.params.handle);
-    const own = Number.isSafeInteger(handle) && loginSessions.liveFor(req.session.userId!).find((l) => l.handle === handle);
+    const own =
+      Number.isSafeInteger(handle) &&
+      loginSessions.liveFor(req.session.userId!).find((l) => l.handle === handle);
     if (own && own.sessionId === req.sessionID) {
       return res.status(400).render("errors/4xx", { status: 400, message: "To end this session, log out." });
     }

@@ -49,7 +49,10 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
      */
     async start(req: Request, user: User, remember: boolean): Promise<void> {
       const kept = Object.fromEntries(
-        KEPT_ACROSS_LOGIN.filter((key) => req.session[key] !== undefined).map((key) => [key, req.session[key]]),
+        KEPT_ACROSS_LOGIN.filter((key) => req.session[key] !== undefined).map((key) => [
+          key,
+          req.session[key],
+        ]),
       );
       const previous = req.session.userId !== undefined ? req.sessionID : undefined;
       await regenerateSession(req);

@@ -32,7 +32,9 @@ export function createLogins(db: Database) {
      VALUES (?, ?, ?, ?, ?, ?)`,
   );
   const bySession = db.prepare<[string], Login>(`SELECT ${COLUMNS} FROM logins WHERE session_id = ?`);
-  const byHandle = db.prepare<[number, number], Login>(`SELECT ${COLUMNS} FROM logins WHERE id = ? AND user_id = ?`);
+  const byHandle = db.prepare<[number, number], Login>(
+    `SELECT ${COLUMNS} FROM logins WHERE id = ? AND user_id = ?`,
+  );
   const live = db.prepare<[number, number], Login>(
     `SELECT ${COLUMNS} FROM logins WHERE user_id = ? AND expires_at > ? ORDER BY last_seen DESC`,
   );

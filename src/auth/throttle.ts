@@ -28,7 +28,11 @@ export const ACCOUNT_RULES: AccountRules = {
 /** How lockouts of one account are remembered, to make the next one longer. */
 const LOCKOUT_MEMORY_S = 24 * 3600;
 
-export type LimiterFactory = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract;
+export type LimiterFactory = (options: {
+  keyPrefix: string;
+  points: number;
+  duration: number;
+}) => RateLimiterAbstract;
 
 export const memoryLimiters: LimiterFactory = (options) => new RateLimiterMemory(options);
 
@@ -63,9 +67,17 @@ export function createThrottle(
     points: rules.failures,
     duration: seconds(rules.windowMs),
   });
-  const lockouts = makeLimiter({ keyPrefix: "login-lockouts", points: 1_000_000, duration: LOCKOUT_MEMORY_S });
+  const lockouts = makeLimiter({
+    keyPrefix: "login-lockouts",
+    points: 1_000_000,
+    duration: LOCKOUT_MEMORY_S,
+  });
   const address = perAddress
-    ? makeLimiter({ keyPrefix: "auth-address", points: perAddress.points, duration: seconds(perAddress.windowMs) })
+    ? makeLimiter({
+        keyPrefix: "auth-address",
+        points: perAddress.points,
+        duration: seconds(perAddress.windowMs),
+      })
     : undefined;
 
   async function waitOn(limiter: RateLimiterAbstract, key: string, points: number): Promise<number> {
@@ -83,7 +95,8 @@ export function createThrottle(
   }
 
   return {
-    accountWait: (username, knownDevice) => waitOn(failures, accountKey(username, knownDevice), rules.failures),
+    accountWait: (username, knownDevice) =>
+      waitOn(failures, accountKey(username, knownDevice), rules.failures),
     addressWait: async (ip) => (address ? waitOn(address, ip, address.points) : 0),
     async failedLogIn(username, knownDevice, ip) {
       const key = accountKey(username, knownDevice);
@@ -95,8 +108,14 @@ export function createThrottle(
       if (address) await spend(address, ip);
     },
     async succeededLogIn(username) {
-      await Promise.all([failures.delete(accountKey(username, false)), lockouts.delete(accountKey(username, false))]);
-      await Promise.all([failures.delete(accountKey(username, true)), lockouts.delete(accountKey(username, true))]);
+      await Promise.all([
+        failures.delete(accountKey(username, false)),
+        lockouts.delete(accountKey(username, false)),
+      ]);
+      await Promise.all([
+        failures.delete(accountKey(username, true)),
+        lockouts.delete(accountKey(username, true)),
+      ]);
     },
     async signUpAttempt(ip) {
       if (address) await spend(address, ip);

@@ -81,7 +81,11 @@ export function inspectorRouter({ config, storage, now }: InspectorDeps): Router
       },
       record: record && {
         kind: storage.kind,
-        location: storage.kind === "file" ? path.relative(PROJECT_ROOT, record.location) : record.location,
+        // The whole id never goes into a page: scripts can read pages, not HttpOnly cookies.
+        location: (storage.kind === "file"
+          ? path.relative(PROJECT_ROOT, record.location)
+          : record.location
+        ).replace(req.sessionID, `${shortId(req.sessionID)}…`),
         sizeBytes: record.sizeBytes,
         modifiedAt: iso(record.modifiedAt),
         expiresAt: iso(record.expiresAt),
@@ -94,7 +98,9 @@ export function inspectorRouter({ config, storage, now }: InspectorDeps): Router
         now: iso(at),
         idle: duration(idleTimeoutMs(config, data)),
         idleExpiry: iso(at + ttlMs(config, data, at)),
-        absolute: data.login ? duration(data.login.until - data.login.at) : duration(config.sessionAbsoluteTimeoutMs),
+        absolute: data.login
+          ? duration(data.login.until - data.login.at)
+          : duration(config.sessionAbsoluteTimeoutMs),
         absoluteExpiry: iso(data.login?.until),
         loggedIn: data.login !== undefined,
       },

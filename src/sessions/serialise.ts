@@ -30,6 +30,20 @@ export function signedSessionId(
   return undefined;
 }
 
+/**
+ * express-session writes a persistent cookie with Expires only; Max-Age (which wins in
+ * every current browser, and does not depend on the client's clock) is added here.
+ */
+function addMaxAge(res: Response, name: string, maxAgeMs: number): void {
+  const lines = res.getHeader("Set-Cookie");
+  if (!Array.isArray(lines)) return;
+  const maxAge = `; Max-Age=${Math.round(maxAgeMs / 1000)}`;
+  res.setHeader(
+    "Set-Cookie",
+    lines.map((line) => (line.startsWith(`${name}=`) && !line.includes("; Max-Age=") ? line.replace("; Path=", `${maxAge}; Path=`) : line)),
+  );
+}
+
 export function serialiseSessions(
   config: Config,
   locks: SessionLocks,
@@ -58,6 +72,7 @@ export function serialiseSessions(
         const release = locks.lockNew(req.sessionID);
         if (release) held.push(release);
       }
+      if (setsCookie && req.session?.cookie.maxAge) addMaxAge(res, name, req.session.cookie.maxAge);
       // Secret rotation: a cookie signed with an older secret is re-issued with the new one.
       if (signed && signed.secretIndex > 0 && !setsCookie && req.session && req.sessionID === id) {
         const value = `s:${sign(id!, config.sessionSecrets[0]!)}`;

@@ -1,0 +1,122 @@
+// GET /session: the visitor's own session, shown as the server sees it.
+import { sign } from "cookie-signature";
+import request from "supertest";
+import {
+  logIn,
+  makeTestApp,
+  setCookieHeaders,
+  signUp,
+  textOf,
+  useTestApp,
+  visits,
+  type Agent,
+} from "./helpers";
+
+/** The text of an element by data-testid, tags removed. */
+function section(html: string, testId: string): string {
+  const match = new RegExp(`<(\\w+)[^>]*data-testid="${testId}"[^>]*>([\\s\\S]*?)</\\1>`).exec(html);
+  return (match?.[2] ?? "")
+    .replace(/<[^>]+>/g, "")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
+}
+
+async function inspect(agent: Agent) {
+  const res = await agent.get("/session");
+  expect(res.status).toBe(200);
+  return res;
+}
+
+describe("the session inspector", () => {
+  const t = useTestApp();
+
+  test("is linked from the nav, and stores nothing for a visitor without a session", async () => {
+    const res = await inspect(t.agent());
+    expect(res.text).toContain('<a href="/session" aria-current="page">Your session</a>');
+    expect(section(res.text, "cookie")).toContain("Your browser sent no session cookie");
+    expect(section(res.text, "record")).toContain("Nothing is stored for you in the file store");
+    expect(section(res.text, "response-set-cookie")).toContain("(none");
+    expect(setCookieHeaders(res)).toEqual([]);
+  });
+
+  test("shows the cookie's short id, the file behind it, and the stored data", async () => {
+    const agent = t.agent();
+    await visits(agent);
+    await visits(agent);
+    const before = new Set(t.sessionFiles());
+    const res = await inspect(agent);
+    const id = [...before].find((f) => res.text.includes(f.slice(0, 8)))!;
+    expect(id).toBeDefined();
+    expect(res.text).not.toContain(id); // never the whole id, not even in the file name
+    expect(textOf(res.text, "cookie-id")).toBe(`${id.slice(0, 8)}…`);
+    expect(textOf(res.text, "store-kind")).toBe("file");
+    expect(textOf(res.text, "record-location")).toMatch(new RegExp(`sessions/${id.slice(0, 8)}….json$`));
+    expect(textOf(res.text, "record-size")).toMatch(/^\d+ bytes$/);
+    const data = JSON.parse(section(res.text, "session-data"));
+    expect(data).toMatchObject({ visits: 2, createdAt: expect.any(Number) });
+    expect(data.cookie).toMatchObject({ httpOnly: true, path: "/" });
+    expect(section(res.text, "request-cookie")).toMatch(/^sid=s%3A.{6}…$/);
+  });
+
+  test("hides the CSRF token, and shows the log-in's absolute expiry", async () => {
+    const agent = t.agent();
+    await signUp(agent, "inspected");
+    await agent.get("/"); // its Log out form puts a CSRF token in the session
+    const res = await inspect(agent);
+    const data = JSON.parse(section(res.text, "session-data"));
+    expect(data).toMatchObject({ name: "inspected", csrfToken: "(hidden)" });
+    const token = /name="_csrf" value="([^"]+)"/.exec(res.text)![1]!;
+    expect(res.text.split(token)).toHaveLength(2); // only in the page's own Log out form
+    expect(section(res.text, "clocks")).toMatch(
+      /Absolute expiry\d{4}-\d\d-\d\dT[\d:.]+Z: 12 hours after you logged in/,
+    );
+  });
+
+  test("never shows another visitor's data", async () => {
+    const alice = t.agent();
+    const bob = t.agent();
+    await signUp(alice, "alice-inspect");
+    await visits(bob);
+    const page = (await inspect(bob)).text;
+    expect(page).not.toContain("alice-inspect");
+    expect(JSON.parse(section(page, "session-data"))).toMatchObject({ visits: 1 });
+  });
+});
+
+describe("the inspector's Set-Cookie line", () => {
+  test("is this response's own header: here a cookie re-issued after a secret rotation", async () => {
+    const first = makeTestApp({ SESSION_SECRET: "old-secret" });
+    await visits(first.agent());
+    const id = first.sessionFiles()[0]!;
+    await first.close();
+    const t = makeTestApp({
+      SESSION_SECRET: "new-secret,old-secret",
+      SESSION_DIR: first.config.sessionDir,
+      DATABASE_PATH: first.config.databasePath,
+    });
+    try {
+      const res = await request(t.app)
+        .get("/session")
+        .set("Cookie", `sid=s:${sign(id, "old-secret")}`);
+      const sent = setCookieHeaders(res);
+      expect(sent).toHaveLength(1);
+      const shown = section(res.text, "response-set-cookie");
+      expect(shown).toBe(`${sent[0]!.replace(/^(sid=.{10})[^;]*/, "$1…")}`);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("and for a remembered log-in, the cookie's Max-Age is explained", async () => {
+    const t = makeTestApp();
+    try {
+      await signUp(t.agent(), "remembered");
+      const agent = t.agent();
+      await logIn(agent, "remembered", undefined, { remember: "on" });
+      const res = await inspect(agent);
+      expect(res.text).toContain("<code>Max-Age</code> of 30 days");
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -1,0 +1,183 @@
+// The session's lifetimes on an injectable clock (no sleeps): idle timeout, absolute
+// timeout from log-in, remember-me, secret rotation, and a log-in ended elsewhere.
+import { sign, unsign } from "cookie-signature";
+import request from "supertest";
+import { EXPIRED_MESSAGE } from "../src/auth/loginSessions";
+import { createLogins } from "../src/auth/logins";
+import {
+  cookieFrom,
+  flashesOf,
+  logIn,
+  makeTestApp,
+  sessionIdFrom,
+  setCookieHeaders,
+  signUp,
+  TEST_SECRET,
+  visits,
+  type Agent,
+  type TestApp,
+} from "./helpers";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** An app whose clock the test moves. */
+function appWithClock(env: Record<string, string> = {}) {
+  const clock = { now: Date.now() };
+  const t = makeTestApp(env, { now: () => clock.now });
+  return { t, clock, advance: (ms: number) => (clock.now += ms) };
+}
+
+async function isLoggedIn(agent: Agent): Promise<boolean> {
+  return (await agent.get("/secret")).status === 200;
+}
+
+/** Follows the redirect to the login page and returns its flashes. */
+async function loginPageFlashes(agent: Agent): Promise<string[]> {
+  const res = await agent.get("/secret");
+  expect(res.status).toBe(303);
+  return flashesOf((await agent.get(res.headers.location!)).text).map((f) => `${f.category}: ${f.text}`);
+}
+
+describe.each(["file", "memory"])("session lifetimes (%s store)", (store) => {
+  let app: ReturnType<typeof appWithClock>;
+  let t: TestApp;
+  afterEach(async () => {
+    await t.close();
+  });
+
+  test("a session idle for longer than SESSION_IDLE_TIMEOUT is gone, and the user is told why", async () => {
+    app = appWithClock({ SESSION_STORE: store });
+    t = app.t;
+    const agent = t.agent();
+    await signUp(agent, "idle");
+    app.advance(29 * MINUTE);
+    expect(await isLoggedIn(agent)).toBe(true); // activity pushes the expiry
+    app.advance(29 * MINUTE);
+    expect(await isLoggedIn(agent)).toBe(true);
+    app.advance(31 * MINUTE);
+    expect(await loginPageFlashes(agent)).toEqual([`info: ${EXPIRED_MESSAGE}`]);
+    expect(await isLoggedIn(agent)).toBe(false);
+  });
+
+  test("an anonymous session expires too, silently", async () => {
+    app = appWithClock({ SESSION_STORE: store });
+    t = app.t;
+    const agent = t.agent();
+    await visits(agent);
+    expect(await visits(agent)).toBe(2);
+    app.advance(31 * MINUTE);
+    const res = await agent.get("/");
+    expect(flashesOf(res.text)).toEqual([]);
+    expect(await visits(agent)).toBe(2); // started again: 1, then 2
+  });
+
+  test("SESSION_ABSOLUTE_TIMEOUT after log-in, even an active user logs in again", async () => {
+    app = appWithClock({ SESSION_STORE: store, SESSION_IDLE_TIMEOUT: "1d" });
+    t = app.t;
+    const agent = t.agent();
+    await signUp(agent, "busy");
+    for (let hour = 0; hour < 11; hour++) {
+      app.advance(HOUR);
+      expect(await isLoggedIn(agent)).toBe(true);
+    }
+    app.advance(HOUR - MINUTE); // 11:59 after log-in
+    expect(await isLoggedIn(agent)).toBe(true);
+    app.advance(2 * MINUTE); // 12:01
+    expect(await loginPageFlashes(agent)).toEqual([`info: ${EXPIRED_MESSAGE}`]);
+  });
+
+  test("remember me: a persistent cookie, and the session outlives the idle and absolute timeouts", async () => {
+    app = appWithClock({ SESSION_STORE: store });
+    t = app.t;
+    await signUp(t.agent(), "keeper");
+    const agent = t.agent();
+    const res = await logIn(agent, "keeper", undefined, { remember: "on" });
+    const cookie = setCookieHeaders(res).find((c) => c.startsWith("sid="))!;
+    expect(cookie).toMatch(/; Max-Age=2592000; /);
+    expect(cookie).toMatch(/; Expires=/);
+    app.advance(2 * DAY); // far past 30 minutes idle and 12 hours absolute
+    expect(await isLoggedIn(agent)).toBe(true);
+    app.advance(29 * DAY);
+    expect(await isLoggedIn(agent)).toBe(false);
+  });
+
+  test("without remember me the cookie has no Max-Age: it ends with the browser", async () => {
+    app = appWithClock({ SESSION_STORE: store });
+    t = app.t;
+    await signUp(t.agent(), "forgetful");
+    const res = await logIn(t.agent(), "forgetful");
+    const cookie = setCookieHeaders(res).find((c) => c.startsWith("sid="))!;
+    expect(cookie).not.toMatch(/Max-Age|Expires/);
+  });
+});
+
+describe("secret rotation", () => {
+  test("a cookie signed with the old secret is accepted and re-issued signed with the new one", async () => {
+    const before = makeTestApp({ SESSION_SECRET: "old-secret" });
+    const agent = before.agent();
+    expect(await visits(agent)).toBe(1);
+    const oldId = before.sessionFiles()[0]!;
+    await before.close();
+    // The same folders, restarted with SESSION_SECRET=new,old.
+    const after = makeTestApp({
+      SESSION_SECRET: `${TEST_SECRET},old-secret`,
+      SESSION_DIR: before.config.sessionDir,
+      DATABASE_PATH: before.config.databasePath,
+    });
+    try {
+      const res = await request(after.app)
+        .get("/")
+        .set("Cookie", `sid=s:${sign(oldId, "old-secret")}`);
+      expect(res.text).toContain('data-testid="visits">2<'); // the same session
+      const reissued = decodeURIComponent(cookieFrom(res)).slice("sid=s:".length);
+      expect(unsign(reissued, TEST_SECRET)).toBe(oldId);
+      expect(setCookieHeaders(res)[0]).toMatch(/; Path=\/; HttpOnly; SameSite=Lax$/);
+      // A cookie signed with the new secret is not re-issued.
+      const next = await request(after.app)
+        .get("/secret")
+        .set("Cookie", `sid=s:${sign(oldId, TEST_SECRET)}`);
+      expect(setCookieHeaders(next)).toEqual([]);
+    } finally {
+      await after.close();
+    }
+  });
+
+  test("a cookie signed with a secret no longer listed gets a fresh id", async () => {
+    const t = makeTestApp();
+    try {
+      const agent = t.agent();
+      await visits(agent);
+      const id = t.sessionFiles()[0]!;
+      const res = await request(t.app)
+        .get("/")
+        .set("Cookie", `sid=s:${sign(id, "retired-secret")}`);
+      expect(res.text).toContain('data-testid="visits">1<');
+      expect(sessionIdFrom(res)).not.toBe(id);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("a log-in ended elsewhere", () => {
+  test("stays ended even when a request that loaded it earlier saves it afterwards", async () => {
+    const t = makeTestApp();
+    try {
+      const agent = t.agent();
+      await signUp(agent, "resurrect");
+      const id = t.sessionFiles()[0]!;
+      const record = await new Promise<unknown>((resolve) => t.storage.store.get(id, (_e, s) => resolve(s)));
+      // Log-out everywhere (a password change, say) ends it; then a slow request that had
+      // loaded the session before writes it back, as express-session would.
+      createLogins(t.db).remove(id);
+      await t.storage.remove(id);
+      await new Promise((resolve) => t.storage.store.set(id, record as never, resolve));
+      expect(await isLoggedIn(agent)).toBe(false);
+      expect(t.sessionFiles()).not.toContain(id);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -1,0 +1,101 @@
+// Log-in throttling (OWASP Authentication cheat sheet): per account with a growing delay
+// that a known browser escapes, per client address with 429 and Retry-After.
+import { setTimeout as sleep } from "node:timers/promises";
+import { lockoutDelayMs, ACCOUNT_RULES } from "../src/auth/throttle";
+import { formErrorsOf, logIn, makeTestApp, PASSWORD, signUp, type TestApp } from "./helpers";
+
+/** Short delays, so the tests can wait them out: 1 s, then 2 s, capped at 4 s. */
+const FAST = { failures: 5, windowMs: 15 * 60_000, firstDelayMs: 1_000, maxDelayMs: 4_000 };
+
+async function failTimes(t: TestApp, username: string, times: number) {
+  const statuses: number[] = [];
+  for (let i = 0; i < times; i++) statuses.push((await logIn(t.agent(), username, "wrong password!")).status);
+  return statuses;
+}
+
+describe("per account", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = makeTestApp({ AUTH_RATE_LIMIT: "off" }, { accountRules: FAST });
+  });
+  afterEach(() => t.close());
+
+  test("after 5 failures, even the right password is refused for a while, with Retry-After", async () => {
+    await signUp(t.agent(), "target");
+    expect(await failTimes(t, "target", 5)).toEqual([401, 401, 401, 401, 401]);
+    const res = await logIn(t.agent(), "target", PASSWORD);
+    expect(res.status).toBe(429);
+    expect(res.headers["retry-after"]).toBe("1");
+    expect(formErrorsOf(res.text)).toEqual([
+      "Too many failed log-ins for this account. Try again in a minute.",
+    ]);
+    await sleep(1_100);
+    expect((await logIn(t.agent(), "target", PASSWORD)).status).toBe(303);
+  });
+
+  test("each new lock lasts longer, up to a cap", async () => {
+    await signUp(t.agent(), "twice");
+    await failTimes(t, "twice", 5);
+    expect((await logIn(t.agent(), "twice")).headers["retry-after"]).toBe("1");
+    await sleep(1_100);
+    await failTimes(t, "twice", 5);
+    expect((await logIn(t.agent(), "twice")).headers["retry-after"]).toBe("2");
+    expect([1, 2, 3, 4, 5, 6].map((n) => lockoutDelayMs(n) / 60_000)).toEqual([1, 2, 4, 8, 15, 15]);
+    expect(ACCOUNT_RULES).toMatchObject({ failures: 5, windowMs: 15 * 60_000 });
+  });
+
+  test("a name with no account is locked the same way, with the same words", async () => {
+    expect(await failTimes(t, "nobody-at-all", 5)).toEqual([401, 401, 401, 401, 401]);
+    const res = await logIn(t.agent(), "nobody-at-all", PASSWORD);
+    expect(res.status).toBe(429);
+    expect(formErrorsOf(res.text)).toEqual([
+      "Too many failed log-ins for this account. Try again in a minute.",
+    ]);
+  });
+
+  test("a browser that logged in to the account before is not locked out by someone else's failures", async () => {
+    const owner = t.agent();
+    await signUp(owner, "owner");
+    await failTimes(t, "owner", 5); // an attacker, from fresh browsers
+    expect((await logIn(t.agent(), "owner")).status).toBe(429);
+    expect((await logIn(owner, "owner")).status).toBe(303); // the owner's browser
+  });
+
+  test("locking one account leaves the others alone", async () => {
+    await signUp(t.agent(), "locked");
+    await signUp(t.agent(), "free");
+    await failTimes(t, "locked", 5);
+    expect((await logIn(t.agent(), "free")).status).toBe(303);
+  });
+});
+
+describe("per client address", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = makeTestApp({ AUTH_RATE_LIMIT: "3/1m" });
+  });
+  afterEach(() => t.close());
+
+  test("a burst of failed log-ins gets 429 with Retry-After, whatever the account", async () => {
+    expect(await failTimes(t, "one", 2)).toEqual([401, 401]);
+    expect(await failTimes(t, "two", 1)).toEqual([401]);
+    const res = await logIn(t.agent(), "three", "anything at all");
+    expect(res.status).toBe(429);
+    expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+    expect(Number(res.headers["retry-after"])).toBeLessThanOrEqual(60);
+    expect(formErrorsOf(res.text)).toEqual(["Too many attempts from your network. Try again in a minute."]);
+  });
+
+  test("sign-ups count too, and a refused one creates no account", async () => {
+    for (const name of ["signer1", "signer2", "signer3"])
+      expect((await signUp(t.agent(), name)).status).toBe(303);
+    const res = await signUp(t.agent(), "signer4");
+    expect(res.status).toBe(429);
+    expect(t.users.findByName("signer4")).toBeUndefined();
+  });
+
+  test("successful log-ins are not counted", async () => {
+    await signUp(t.agent(), "regular");
+    for (let i = 0; i < 5; i++) expect((await logIn(t.agent(), "regular")).status).toBe(303);
+  });
+});
