@@ -1,8 +1,9 @@
 // The "known device" cookie (OWASP: device cookies against lock-out): after a successful
-// log-in the browser keeps a signed note of the account, so that account's lock after
-// repeated failures (somebody else guessing) does not keep this browser out.
+// log-in the browser keeps a keyed hash of the account's name (not the name itself), so
+// that account's lock after repeated failures (somebody else guessing) does not keep this
+// browser out. One account per browser: the last one logged in to.
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { parse as parseCookies } from "cookie";
-import { sign, unsign } from "cookie-signature";
 import type { Request, Response } from "express";
 import type { Config } from "../config";
 
@@ -17,16 +18,21 @@ export function knownDeviceCookie(config: Config) {
     path: "/",
     maxAge: MAX_AGE_MS,
   };
-  const account = (username: string) => username.toLowerCase();
+  const mark = (secret: string, username: string) =>
+    createHmac("sha256", secret).update(`known-device:${username.toLowerCase()}`).digest("base64url");
   return {
     /** Whether this browser has logged in to this account before. */
     isKnown(req: Request, username: string): boolean {
       const value = req.headers.cookie?.includes(name) ? parseCookies(req.headers.cookie)[name] : undefined;
       if (!value) return false;
-      return config.sessionSecrets.some((secret) => unsign(value, secret) === account(username));
+      const given = Buffer.from(value);
+      return config.sessionSecrets.some((secret) => {
+        const expected = Buffer.from(mark(secret, username));
+        return expected.length === given.length && timingSafeEqual(expected, given);
+      });
     },
     remember(res: Response, username: string): void {
-      res.cookie(name, sign(account(username), config.sessionSecrets[0]!), options);
+      res.cookie(name, mark(config.sessionSecrets[0]!, username), options);
     },
   };
 }

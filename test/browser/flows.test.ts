@@ -84,16 +84,45 @@ test("the secret page sends a visitor to log in, then back", async () => {
   await screenshot(page, "secret");
 });
 
-test("after the browser is closed, a normal log-in is gone", async () => {
-  await signUpIn(page, site.url, "linus");
-  const kept = await persistentCookies(context);
-  expect(kept.map((c) => c.name)).not.toContain("sid");
+/** What the user sees after closing the browser and opening it again: only persistent cookies remain. */
+async function afterRestart(url: string) {
   const restarted = await browser.newContext();
-  await restarted.addCookies(kept);
+  await restarted.addCookies(await persistentCookies(context));
   const again = await restarted.newPage();
-  await again.goto(`${site.url}/`);
-  expect(await again.getByText("You are not logged in").count()).toBe(1);
+  await again.goto(url);
+  const loggedOut = (await again.getByText("You are not logged in").count()) === 1;
   await restarted.close();
+  return loggedOut ? "logged out" : "logged in";
+}
+
+test("after the browser is closed, a normal log-in is gone, a remembered one stays", async () => {
+  await signUpIn(page, site.url, "linus");
+  expect((await persistentCookies(context)).map((c) => c.name)).not.toContain("sid");
+  expect(await afterRestart(`${site.url}/`)).toBe("logged out");
+
+  await page.getByRole("main").getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL(`${site.url}/`);
+  await page.goto(`${site.url}/login`);
+  await logInThrough(page, "linus", undefined, true);
+  await page.waitForURL(`${site.url}/`);
+  const sid = (await persistentCookies(context)).find((c) => c.name === "sid")!;
+  expect(sid.expires * 1000 - Date.now()).toBeGreaterThan(29 * 86_400_000); // about 30 days
+  expect(await afterRestart(`${site.url}/`)).toBe("logged in");
+});
+
+test("the session inspector shows this browser's own session", async () => {
+  await signUpIn(page, site.url, "curious");
+  await page.getByRole("link", { name: "Your session" }).click();
+  await page.waitForURL(`${site.url}/session`);
+  const sid = (await context.cookies()).find((c) => c.name === "sid")!;
+  expect(await page.getByTestId("cookie-id").textContent()).toBe(
+    `${decodeURIComponent(sid.value).slice(2, 10)}…`,
+  );
+  expect(await page.getByTestId("store-kind").textContent()).toBe("file");
+  expect(JSON.parse((await page.getByTestId("session-data").textContent())!)).toMatchObject({
+    name: "curious",
+  });
+  await screenshot(page, "inspector");
 });
 
 test("two browsers never see each other's session", async () => {
@@ -173,7 +202,7 @@ test("the cart: add, change, see the count in the header", async () => {
 });
 
 test("axe finds no WCAG A or AA violation on any page", async () => {
-  const pages = ["/", "/login", "/signup", "/logout", "/cart", "/nowhere"];
+  const pages = ["/", "/login", "/signup", "/logout", "/cart", "/session", "/nowhere"];
   const found: string[] = [];
   const check = async (path: string) => {
     await page.goto(`${site.url}${path}`);
@@ -181,7 +210,8 @@ test("axe finds no WCAG A or AA violation on any page", async () => {
   };
   for (const path of pages) await check(path);
   await signUpIn(page, site.url, "axe");
-  for (const path of ["/", "/secret", "/cart", "/logout"]) await check(path);
+  for (const path of ["/", "/secret", "/cart", "/logout", "/session", "/account", "/account/sessions"])
+    await check(path);
   await page.goto(`${site.url}/login`);
   await logInThrough(page, "axe", "wrong password here");
   found.push(...(await accessibilityViolations(page)).map((v) => `login error: ${v}`));
