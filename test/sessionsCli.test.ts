@@ -20,7 +20,7 @@ describe("npm run sessions", () => {
     await visits(t.agent());
   });
 
-  test("list shows each live session with its short id, user, last access and expiry", async () => {
+  test("list shows each live session with its short id, user, creation and expiry", async () => {
     const run = await sessions(t.config, ["list"]);
     expect(run.code).toBe(0);
     const rows = run.out.split("\n").slice(1, -1);
