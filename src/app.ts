@@ -63,7 +63,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     now,
     onError: (err, msg) => logger.error({ err: (err as Error).message }, msg),
   });
-  const throttle = createThrottle(config.authRateLimit, undefined, deps.accountRules ?? ACCOUNT_RULES);
+  const throttle = createThrottle(config.authRateLimit, storage.limiters, deps.accountRules ?? ACCOUNT_RULES);
   const csrf = createCsrf();
   const production = config.env === "production";
 

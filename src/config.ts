@@ -28,6 +28,8 @@ export interface Config {
   readonly authRateLimit: RateLimit | undefined;
   /** For SESSION_STORE=redis. */
   readonly redisUrl: string;
+  /** Every key this app writes in Redis starts with it. */
+  readonly redisPrefix: string;
   /** How long a request waits for its session's lock before a 503. */
   readonly sessionLockTimeoutMs: number;
 }
@@ -124,6 +126,10 @@ const schema = z.object({
   REMEMBER_ME_DURATION: duration("30d").default(30 * UNITS_MS.d),
   AUTH_RATE_LIMIT: rateLimit.default({ points: 30, windowMs: 15 * UNITS_MS.m }),
   REDIS_URL: redisUrl,
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{1,64}$/, "must be 1 to 64 letters, digits or : _ . -")
+    .default("handstamp:"),
 });
 
 export interface ParseOptions {
@@ -186,5 +192,6 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
     rememberMeMs: values.REMEMBER_ME_DURATION,
     authRateLimit: values.AUTH_RATE_LIMIT,
     redisUrl: values.REDIS_URL.trim(),
+    redisPrefix: values.REDIS_PREFIX,
   });
 }

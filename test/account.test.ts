@@ -63,7 +63,7 @@ describe("the account page", () => {
 
   test("a password change renews the session id and ends every other session", async () => {
     const [laptop, phone, tablet] = await devices("changer", [FIREFOX, SAFARI_IPHONE, "curl/8.0"]);
-    const before = t.sessionFiles();
+    const before = await t.storedIds();
     const res = await submit(laptop!, "/account", "/account/password", {
       current: PASSWORD,
       password: "a brand new passphrase",
@@ -122,11 +122,11 @@ describe("your sessions", () => {
 
   test("Revoke ends that session: its browser is logged out and its record deleted", async () => {
     const [laptop, phone] = await devices("revoker", [FIREFOX, SAFARI_IPHONE]);
-    const files = t.sessionFiles().length;
+    const stored = (await t.storedIds()).length;
     const target = (await sessionRows(laptop!)).find((r) => !r.current)!;
     const res = await submit(laptop!, "/account/sessions", target.revoke!);
     expect(res.status).toBe(303);
-    expect(t.sessionFiles()).toHaveLength(files - 1);
+    expect(await t.storedIds()).toHaveLength(stored - 1);
     expect(await isLoggedIn(phone!)).toBe(false);
     expect(await isLoggedIn(laptop!)).toBe(true);
     expect(await sessionRows(laptop!)).toHaveLength(1);

@@ -1,6 +1,7 @@
 // Test helpers: a fresh app per test file with its own temporary sessions folder and
 // SQLite database, and small verbs (signUp, logIn, csrfFrom …) so tests read like
 // what a visitor does.
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,10 +10,25 @@ import request from "supertest";
 import type TestAgent from "supertest/lib/agent";
 import { createApp, type AppDeps, type Handstamp } from "../src/app";
 import { parseConfig, type Config } from "../src/config";
+import { MISSING_REDIS, useRedis } from "./redisServer";
 
 export type Agent = TestAgent;
 
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-production-0123";
+
+/**
+ * "redis" in the Jest project of that name (jest.config.js): the app's tests run a second
+ * time with SESSION_STORE=redis, against a redis-server this file starts for them.
+ */
+export const TEST_STORE: "file" | "redis" = process.env.HANDSTAMP_TEST_STORE === "redis" ? "redis" : "file";
+const sharedRedis = TEST_STORE === "redis" ? useRedis() : undefined;
+
+/** Settings that point an app at this file's redis-server, under a prefix of its own. */
+function storeEnv(): Record<string, string> {
+  if (!sharedRedis) return {};
+  if (!sharedRedis.url) throw new Error(MISSING_REDIS); // it could not start: say why, at once
+  return { SESSION_STORE: "redis", REDIS_URL: sharedRedis.url, REDIS_PREFIX: `t${randomBytes(6).toString("hex")}:` };
+}
 
 export function tempDir(prefix = "handstamp-test-"): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
@@ -26,6 +42,7 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
       SESSION_SECRET: TEST_SECRET,
       SESSION_DIR: path.join(dir, "sessions"),
       DATABASE_PATH: path.join(dir, "data", "handstamp.db"),
+      ...storeEnv(),
       ...env,
     },
     { cwd: dir },
@@ -37,6 +54,8 @@ export interface TestApp extends Handstamp {
   agent(): Agent;
   /** Session files currently on disk (ids). */
   sessionFiles(): string[];
+  /** The ids of the sessions in the store, whatever it is. */
+  storedIds(): Promise<string[]>;
 }
 
 /**
@@ -67,7 +86,14 @@ export function makeTestApp(env: Record<string, string> = {}, deps: AppDeps = {}
       readdirSync(config.sessionDir)
         .filter((name) => name.endsWith(".json"))
         .map((name) => name.slice(0, -".json".length)),
+    storedIds: async () => (await handstamp.storage.list()).map((s) => s.id),
   };
+}
+
+/** The whole id of this browser's session, found from what the inspector shows of it. */
+export async function sessionIdOf(t: TestApp, agent: Agent): Promise<string | undefined> {
+  const short = textOf((await agent.get("/session")).text, "cookie-id")?.replace("…", "");
+  return short ? (await t.storedIds()).find((id) => id.startsWith(short)) : undefined;
 }
 
 /** The CSRF token of the first form on a page. */

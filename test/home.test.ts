@@ -118,7 +118,7 @@ describe("pages around the site", () => {
   test("session ids are read from the cookie only, never from the URL", async () => {
     const browser = t.agent();
     await visits(browser);
-    const id = t.sessionFiles()[0]!;
+    const id = (await t.storedIds())[0]!;
     const res = await request(t.app).get(`/?sid=${id}&connect.sid=${id}`);
     expect(textOf(res.text, "visits")).toBe("1");
   });

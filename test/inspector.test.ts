@@ -34,7 +34,7 @@ describe("the session inspector", () => {
     const res = await inspect(t.agent());
     expect(res.text).toContain('<a href="/session" aria-current="page">Your session</a>');
     expect(section(res.text, "cookie")).toContain("Your browser sent no session cookie");
-    expect(section(res.text, "record")).toContain("Nothing is stored for you in the file store");
+    expect(section(res.text, "record")).toContain(`Nothing is stored for you in the ${t.config.sessionStore} store`);
     expect(section(res.text, "response-set-cookie")).toContain("(none");
     expect(setCookieHeaders(res)).toEqual([]);
   });
@@ -43,14 +43,15 @@ describe("the session inspector", () => {
     const agent = t.agent();
     await visits(agent);
     await visits(agent);
-    const before = new Set(t.sessionFiles());
+    const before = new Set(await t.storedIds());
     const res = await inspect(agent);
     const id = [...before].find((f) => res.text.includes(f.slice(0, 8)))!;
     expect(id).toBeDefined();
     expect(res.text).not.toContain(id); // never the whole id, not even in the file name
     expect(textOf(res.text, "cookie-id")).toBe(`${id.slice(0, 8)}…`);
-    expect(textOf(res.text, "store-kind")).toBe("file");
-    expect(textOf(res.text, "record-location")).toMatch(new RegExp(`sessions/${id.slice(0, 8)}….json$`));
+    expect(textOf(res.text, "store-kind")).toBe(t.config.sessionStore);
+    const where = t.config.sessionStore === "redis" ? `^${t.config.redisPrefix}sess:` : "sessions/";
+    expect(textOf(res.text, "record-location")).toMatch(new RegExp(`${where}${id.slice(0, 8)}…(\\.json)?$`));
     expect(textOf(res.text, "record-size")).toMatch(/^\d+ bytes$/);
     const data = JSON.parse(section(res.text, "session-data"));
     expect(data).toMatchObject({ visits: 2, createdAt: expect.any(Number) });
@@ -87,12 +88,13 @@ describe("the inspector's Set-Cookie line", () => {
   test("is this response's own header: here a cookie re-issued after a secret rotation", async () => {
     const first = makeTestApp({ SESSION_SECRET: "old-secret" });
     await visits(first.agent());
-    const id = first.sessionFiles()[0]!;
+    const id = (await first.storedIds())[0]!;
     await first.close();
     const t = makeTestApp({
       SESSION_SECRET: "new-secret,old-secret",
       SESSION_DIR: first.config.sessionDir,
       DATABASE_PATH: first.config.databasePath,
+      REDIS_PREFIX: first.config.redisPrefix,
     });
     try {
       const res = await request(t.app)

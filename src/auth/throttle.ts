@@ -10,6 +10,7 @@
 // The limiters are built by a factory, so the Redis store can share them across instances.
 import { RateLimiterMemory, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { RateLimit } from "../config";
+import { SessionStoreUnavailable } from "../sessions/errors";
 
 export interface AccountRules {
   failures: number;
@@ -94,7 +95,7 @@ export function createThrottle(
     }
   }
 
-  return {
+  const throttle: Throttle = {
     accountWait: (username, knownDevice) =>
       waitOn(failures, accountKey(username, knownDevice), rules.failures),
     addressWait: async (ip) => (address ? waitOn(address, ip, address.points) : 0),
@@ -121,4 +122,14 @@ export function createThrottle(
       if (address) await spend(address, ip);
     },
   };
+  // Where the counts live (Redis) may be down: that is a 503 like any store outage, not a 500.
+  return Object.fromEntries(
+    Object.entries(throttle).map(([name, method]) => [
+      name,
+      (...args: never[]) =>
+        (method as (...a: never[]) => Promise<unknown>)(...args).catch((err: unknown) => {
+          throw err instanceof SessionStoreUnavailable ? err : new SessionStoreUnavailable(`throttle ${name}`, err);
+        }),
+    ]),
+  ) as unknown as Throttle;
 }

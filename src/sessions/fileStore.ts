@@ -45,6 +45,8 @@ export interface RecordInfo {
   /** The file's mtime, which this store uses as the expiry. */
   modifiedAt?: number;
   expiresAt?: number;
+  /** Redis: the key's time to live. */
+  ttlSeconds?: number;
 }
 
 const SUFFIX = ".json";

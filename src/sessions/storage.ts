@@ -4,17 +4,21 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type session from "express-session";
+import type { LimiterFactory } from "../auth/throttle";
 import type { Config, SessionStoreKind } from "../config";
 import { FileStore, type RecordInfo, type StoredSession, type StoreLogger } from "./fileStore";
 import { ttlMs } from "./lifetime";
 import { createFileLocks, createMemoryLocks, type SessionLocks } from "./lock";
 import { MemoryStore } from "./memoryStore";
+import { createRedisStorage } from "./redis";
 
 export interface SessionStorage {
   readonly kind: SessionStoreKind;
   readonly store: session.Store;
   /** The per-session lock that serialises requests of one session. */
   readonly locks: SessionLocks;
+  /** Where the log-in throttle keeps its counts, when not in this process's memory. */
+  readonly limiters?: LimiterFactory;
   /** Every live session, newest expiry first. */
   list(): Promise<StoredSession[]>;
   /** Where one session is kept (file, key, memory), or undefined if it is not stored. */
@@ -48,7 +52,7 @@ export function createSessionStorage(config: Config, deps: StorageDeps): Session
     case "file":
       return createFileStorage(config, deps);
     case "redis":
-      throw new Error("redis: not yet");
+      return createRedisStorage(config, deps);
   }
 }
 

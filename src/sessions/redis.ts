@@ -1,0 +1,243 @@
+// Sessions in Redis (SESSION_STORE=redis), for more than one process or machine:
+// connect-redis over the `redis` client, plus what the file store gives too: strict ids,
+// the same lifetimes (as key TTLs), the per-session lock (SET NX PX, released only by its
+// owner), and the log-in throttle's limiters.
+//
+// When Redis goes away nothing hangs and nothing crashes: commands are not queued while
+// disconnected, a request waits at most READY_WAIT_MS for the connection and at most
+// COMMAND_TIMEOUT_MS for an answer, and then gets a 503 page with Retry-After. The client
+// reconnects on its own, and service resumes as soon as Redis answers again.
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { RedisStore } from "connect-redis";
+import type { SessionData } from "express-session";
+import { RateLimiterRedis } from "rate-limiter-flexible";
+import { createClient } from "redis";
+import type { LimiterFactory } from "../auth/throttle";
+import type { Config } from "../config";
+import { SessionStoreUnavailable } from "./errors";
+import { stringifySession, type RecordInfo, type StoredSession } from "./fileStore";
+import { isSessionId } from "./ids";
+import { ttlMs } from "./lifetime";
+import { KeyedMutex, LOCK_HOLD_MS, SessionBusy, type Release, type SessionLocks } from "./lock";
+import type { SessionStorage, StorageDeps } from "./storage";
+
+/** How long a request waits for a (re)connection before its 503. */
+export const READY_WAIT_MS = 1_000;
+/** How long one command may take before the request gets a 503. */
+export const COMMAND_TIMEOUT_MS = 3_000;
+
+/** Deletes the lock only if it still holds our token: never someone else's lock. */
+const RELEASE_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
+
+// connect-redis's own callback type: express-session passes callbacks of several shapes.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Callback = (err?: unknown, value?: any) => unknown;
+
+export function createRedisStorage(config: Config, deps: StorageDeps): SessionStorage {
+  const now = deps.now ?? Date.now;
+  const keys = {
+    session: `${config.redisPrefix}sess:`,
+    lock: `${config.redisPrefix}lock:`,
+    limiter: `${config.redisPrefix}limit`,
+  };
+  const client = createClient({
+    url: config.redisUrl,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: 2_000,
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000),
+    },
+  });
+  let lost = false;
+  client.on("error", (err: Error) => {
+    if (lost) return; // one line per outage, not one per retry
+    lost = true;
+    deps.logger.error({ err: err.message, url: redactUrl(config.redisUrl) }, "redis: connection lost, reconnecting");
+  });
+  client.on("ready", () => {
+    if (lost) deps.logger.warn({ url: redactUrl(config.redisUrl) }, "redis: connected again");
+    lost = false;
+  });
+  let closed = false;
+  const connecting = client.connect().catch(() => undefined); // retries go on in the background
+
+  /** Runs one Redis operation for a request: waits briefly for the connection, bounds the wait. */
+  async function guarded<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    for (let waited = 0; !client.isReady; waited += 50) {
+      if (waited >= READY_WAIT_MS || closed) {
+        throw new SessionStoreUnavailable(operation, new Error(`Redis at ${redactUrl(config.redisUrl)} is not reachable`));
+      }
+      await sleep(50);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from Redis in ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([run(), timeout]);
+    } catch (err) {
+      throw err instanceof SessionStoreUnavailable ? err : new SessionStoreUnavailable(operation, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const ttlSeconds = (data: SessionData) => Math.ceil(ttlMs(config, data, now()) / 1000);
+  const base = new RedisStore({
+    client,
+    prefix: keys.session,
+    ttl: ttlSeconds,
+    serializer: { parse: (text) => JSON.parse(text) as SessionData, stringify: (data) => stringifySession(data, now()) },
+  });
+
+  /** connect-redis, with strict ids and every call guarded. */
+  class GuardedRedisStore extends RedisStore {
+    override async get(id: string, callback?: Callback) {
+      if (!isSessionId(id)) return callback?.(null, null);
+      return answer(
+        guarded("get", () => base.get(id)),
+        callback,
+      );
+    }
+    override async set(id: string, data: SessionData, callback?: Callback) {
+      if (!isSessionId(id)) return callback?.(new SessionStoreUnavailable("set", new Error("refused a malformed session id")));
+      return answer(
+        guarded("set", () => base.set(id, data)),
+        callback,
+      );
+    }
+    override async touch(id: string, data: SessionData, callback?: Callback) {
+      return answer(
+        guarded("touch", () => base.touch(id, data)),
+        callback,
+      );
+    }
+    override async destroy(id: string, callback?: Callback) {
+      return answer(
+        guarded("destroy", () => base.destroy(id)),
+        callback,
+      );
+    }
+  }
+  const store = new GuardedRedisStore({ client, prefix: keys.session });
+
+  async function list(): Promise<StoredSession[]> {
+    return guarded("list", async () => {
+      const sessions: StoredSession[] = [];
+      for await (const batch of client.scanIterator({ MATCH: `${keys.session}*`, COUNT: 500 })) {
+        for (const key of batch) {
+          const id = key.slice(keys.session.length);
+          const [text, ttl] = await Promise.all([client.get(key), client.pTTL(key)]);
+          if (isSessionId(id) && text && ttl > 0) {
+            sessions.push({ id, data: JSON.parse(text) as SessionData, expiresAt: Date.now() + ttl });
+          }
+        }
+      }
+      return sessions.sort((a, b) => b.expiresAt - a.expiresAt);
+    });
+  }
+
+  return {
+    kind: "redis",
+    store,
+    locks: createRedisLocks(client, keys.lock, config.sessionLockTimeoutMs, guarded, deps),
+    limiters: (options) =>
+      new RateLimiterRedis({ ...options, keyPrefix: `${keys.limiter}:${options.keyPrefix}`, storeClient: client, useRedisPackage: true }),
+    list,
+    async describe(id): Promise<RecordInfo | undefined> {
+      if (!isSessionId(id)) return undefined;
+      const key = keys.session + id;
+      const [size, ttl] = await guarded("describe", () => Promise.all([client.strLen(key), client.pTTL(key)]));
+      if (ttl <= 0) return undefined;
+      return { location: key, sizeBytes: size, expiresAt: Date.now() + ttl, ttlSeconds: Math.ceil(ttl / 1000) };
+    },
+    remove: (id) => guarded("destroy", () => base.destroy(id)),
+    sweep: async () => 0, // Redis expires keys itself
+    async removeAll() {
+      const count = (await list()).length;
+      await guarded("clear", () => base.clear());
+      return count;
+    },
+    check: () => guarded("ping", () => client.ping()).then(() => undefined),
+    async close() {
+      closed = true;
+      await connecting;
+      client.destroy();
+    },
+  };
+}
+
+/** Answers a callback if express-session gave one, or returns the promise. */
+async function answer<T>(work: Promise<T>, callback: Callback | undefined): Promise<T | undefined> {
+  if (!callback) return work;
+  let value: T;
+  try {
+    value = await work;
+  } catch (err) {
+    callback(err);
+    return undefined;
+  }
+  callback(null, value); // outside the try: an error thrown by the callback is not its own answer
+  return undefined;
+}
+
+/** redis://user:password@host → redis://user:***@host, for logs and the inspector. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}
+
+type Guard = <T>(operation: string, run: () => Promise<T>) => Promise<T>;
+
+/** The in-process queue first (one request per process asks Redis), then SET NX PX in Redis. */
+function createRedisLocks(
+  client: ReturnType<typeof createClient>,
+  prefix: string,
+  timeoutMs: number,
+  guarded: Guard,
+  deps: StorageDeps,
+): SessionLocks {
+  const mutex = new KeyedMutex();
+  const takeLock = (key: string, token: string) =>
+    client.set(key, token, { NX: true, PX: LOCK_HOLD_MS }).then((reply) => reply === "OK");
+  const releaser =
+    (id: string, key: string, token: string, taken: Promise<unknown> = Promise.resolve()): Release =>
+    async () => {
+      try {
+        await taken;
+        await guarded("unlock", () => client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [token] }));
+      } finally {
+        mutex.release(id);
+      }
+    };
+  return {
+    async acquire(id) {
+      const giveUpAt = Date.now() + timeoutMs;
+      if (!(await mutex.acquire(id, timeoutMs))) throw new SessionBusy();
+      const key = prefix + id;
+      const token = randomBytes(12).toString("base64url");
+      try {
+        for (let pause = 2; !(await guarded("lock", () => takeLock(key, token))); pause = Math.min(pause * 2, 25)) {
+          if (Date.now() >= giveUpAt) throw new SessionBusy();
+          await sleep(pause);
+        }
+      } catch (err) {
+        mutex.release(id);
+        throw err;
+      }
+      return releaser(id, key, token);
+    },
+    lockNew(id) {
+      // A new id nobody else can know yet: the in-process lock is taken at once, and the Redis
+      // lock is sent before the response's headers, so it reaches Redis before the browser can
+      // send the cookie to another instance.
+      if (!mutex.tryAcquire(id)) return undefined;
+      const key = prefix + id;
+      const token = randomBytes(12).toString("base64url");
+      const taken = client.isReady
+        ? takeLock(key, token).catch((err: Error) => deps.logger.error({ err: err.message }, "redis: could not lock a new session"))
+        : Promise.resolve();
+      return releaser(id, key, token, taken);
+    },
+  };
+}
