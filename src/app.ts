@@ -26,6 +26,7 @@ import { createCsrf } from "./http/csrf";
 import { errorHandler, notFound } from "./http/errors";
 import { flashMiddleware } from "./http/flash";
 import { sessionCookieName, sessionCookieOptions, sessionMiddleware } from "./sessions/middleware";
+import { saveBeforeAnswering } from "./sessions/saveFirst";
 import { serialiseSessions } from "./sessions/serialise";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
 
@@ -102,6 +103,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     ),
   );
   app.use(sessionMiddleware(config, storage.store));
+  app.use(saveBeforeAnswering);
   app.use(loginSessions.check);
   app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }));
   app.use(csrf.expose);

@@ -1,86 +1,19 @@
 // One request at a time per session: no update is lost, whatever overlaps.
 import { writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { csrfFrom, logIn, sessionIdFrom, cookieFrom, signUp, tempDir, TEST_SECRET } from "./helpers";
 import {
-  csrfFrom,
-  logIn,
-  sessionIdFrom,
-  cookieFrom,
-  signUp,
-  tempDir,
-  TEST_SECRET,
-  useTestApp,
-  type TestApp,
-} from "./helpers";
+  cartQuantity,
+  concurrentAdds,
+  concurrentVisits,
+  expectEveryCountOnce,
+  getHome,
+  newSession,
+  useListeningApp,
+} from "./overHttp";
 import { ROOT, startProcess, startServer, stop, type Started } from "./processes";
 import { createFileLocks, SessionBusy } from "../src/sessions/lock";
 import { LOCKS_FOLDER } from "../src/sessions/storage";
-import type { Server } from "node:http";
-
-/** A test app on a real port for one describe block, so that requests really overlap. */
-function useListeningApp(env: Record<string, string>): TestApp & { url: string } {
-  const t = useTestApp(env) as TestApp & { url: string };
-  let server: Server;
-  beforeAll(
-    () =>
-      new Promise<void>((resolve) => {
-        server = t.app.listen(0, "127.0.0.1", () => {
-          t.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-          resolve();
-        });
-      }),
-  );
-  afterAll(() => new Promise<void>((done) => server.close(() => done())));
-  return t;
-}
-
-/** A browser's session: its cookie, taken from a first visit. */
-async function newSession(url: string): Promise<{ cookie: string; id: string }> {
-  const res = await fetch(`${url}/`);
-  const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
-  const id = decodeURIComponent(cookie).slice("sid=s:".length).split(".")[0]!;
-  return { cookie, id };
-}
-
-const visitsIn = (html: string) => Number(/data-testid="visits">(\d+)</.exec(html)?.[1]);
-
-async function getHome(url: string, cookie: string) {
-  const res = await fetch(`${url}/`, { headers: { cookie } });
-  return { status: res.status, visits: visitsIn(await res.text()) };
-}
-
-/** 200 overlapping views of one session, spread over the given servers. */
-async function concurrentVisits(urls: string[], cookie: string, count = 200) {
-  return Promise.all(Array.from({ length: count }, (_, i) => getHome(urls[i % urls.length]!, cookie)));
-}
-
-async function concurrentAdds(urls: string[], cookie: string, count: number) {
-  const page = await (await fetch(`${urls[0]}/cart`, { headers: { cookie } })).text();
-  const body = new URLSearchParams({ _csrf: csrfFrom(page), product: "cookie-jar", quantity: "1" });
-  const add = (url: string) =>
-    fetch(`${url}/cart/items`, {
-      method: "POST",
-      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-      body,
-      redirect: "manual",
-    }).then((res) => res.status);
-  const statuses = await Promise.all(Array.from({ length: count }, (_, i) => add(urls[i % urls.length]!)));
-  return { statuses, add: () => add(urls[0]!) };
-}
-
-async function cartQuantity(url: string, cookie: string): Promise<number> {
-  const html = await (await fetch(`${url}/cart`, { headers: { cookie } })).text();
-  return Number(
-    /data-product="cookie-jar"[\s\S]*?value="(\d+)" data-testid="line-quantity"/.exec(html)?.[1] ?? 0,
-  );
-}
-
-function expectEveryCountOnce(results: { status: number; visits: number }[], from: number) {
-  expect(results.every((r) => r.status === 200)).toBe(true);
-  const counts = results.map((r) => r.visits).sort((a, b) => a - b);
-  expect(counts).toEqual(Array.from({ length: results.length }, (_, i) => from + i));
-}
 
 describe("one process", () => {
   const t = useListeningApp({ SESSION_LOCK_TIMEOUT: "30s" });

@@ -27,7 +27,11 @@ const sharedRedis = TEST_STORE === "redis" ? useRedis() : undefined;
 function storeEnv(): Record<string, string> {
   if (!sharedRedis) return {};
   if (!sharedRedis.url) throw new Error(MISSING_REDIS); // it could not start: say why, at once
-  return { SESSION_STORE: "redis", REDIS_URL: sharedRedis.url, REDIS_PREFIX: `t${randomBytes(6).toString("hex")}:` };
+  return {
+    SESSION_STORE: "redis",
+    REDIS_URL: sharedRedis.url,
+    REDIS_PREFIX: `t${randomBytes(6).toString("hex")}:`,
+  };
 }
 
 export function tempDir(prefix = "handstamp-test-"): string {

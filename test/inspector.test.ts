@@ -34,7 +34,9 @@ describe("the session inspector", () => {
     const res = await inspect(t.agent());
     expect(res.text).toContain('<a href="/session" aria-current="page">Your session</a>');
     expect(section(res.text, "cookie")).toContain("Your browser sent no session cookie");
-    expect(section(res.text, "record")).toContain(`Nothing is stored for you in the ${t.config.sessionStore} store`);
+    expect(section(res.text, "record")).toContain(
+      `Nothing is stored for you in the ${t.config.sessionStore} store`,
+    );
     expect(section(res.text, "response-set-cookie")).toContain("(none");
     expect(setCookieHeaders(res)).toEqual([]);
   });

@@ -48,14 +48,21 @@ export async function startRedis(): Promise<RedisServer> {
   const launch = () =>
     new Promise<void>((resolve, reject) => {
       child = spawn(binary, [
-        "--port", String(port),
-        "--bind", "127.0.0.1",
-        "--dir", dir,
-        "--save", "",
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--save",
+        "",
         // Every write is on disk before Redis answers: a restart loses nothing it acknowledged.
-        "--appendonly", "yes",
-        "--appendfsync", "always",
-        "--protected-mode", "no",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--protected-mode",
+        "no",
       ]);
       let output = "";
       const onData = (data: Buffer) => {
@@ -63,7 +70,9 @@ export async function startRedis(): Promise<RedisServer> {
         if (output.includes("Ready to accept connections")) resolve();
       };
       child.stdout!.on("data", onData);
-      child.once("exit", (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)));
+      child.once("exit", (code) =>
+        reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)),
+      );
     });
   await launch();
   return {

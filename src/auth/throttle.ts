@@ -128,7 +128,9 @@ export function createThrottle(
       name,
       (...args: never[]) =>
         (method as (...a: never[]) => Promise<unknown>)(...args).catch((err: unknown) => {
-          throw err instanceof SessionStoreUnavailable ? err : new SessionStoreUnavailable(`throttle ${name}`, err);
+          throw err instanceof SessionStoreUnavailable
+            ? err
+            : new SessionStoreUnavailable(`throttle ${name}`, err);
         }),
     ]),
   ) as unknown as Throttle;

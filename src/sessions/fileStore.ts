@@ -16,6 +16,7 @@ import session from "express-session";
 import type { SessionData } from "express-session";
 import { isSessionId } from "./ids";
 import { SessionStoreUnavailable } from "./errors";
+import { wasJustSaved } from "./saveFirst";
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
@@ -103,6 +104,7 @@ export class FileStore extends session.Store {
   }
 
   override touch(id: string, data: SessionData, callback?: Callback): void {
+    if (wasJustSaved(data)) return callback?.(); // written by this very request: expiry is fresh
     this.extend(id, data).then(
       () => callback?.(),
       (err) => callback?.(err),

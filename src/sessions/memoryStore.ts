@@ -4,6 +4,7 @@
 // never shares objects with the record.
 import session from "express-session";
 import type { SessionData } from "express-session";
+import { wasJustSaved } from "./saveFirst";
 import { stringifySession, type RecordInfo, type StoredSession } from "./fileStore";
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
@@ -36,7 +37,7 @@ export class MemoryStore extends session.Store {
   }
 
   override touch(id: string, data: SessionData, callback?: Callback): void {
-    const record = this.records.get(id);
+    const record = wasJustSaved(data) ? undefined : this.records.get(id);
     if (record) {
       const now = this.now();
       record.expiresAt = now + this.ttlMs(data, now);

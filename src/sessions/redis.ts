@@ -19,6 +19,7 @@ import { SessionStoreUnavailable } from "./errors";
 import { stringifySession, type RecordInfo, type StoredSession } from "./fileStore";
 import { isSessionId } from "./ids";
 import { ttlMs } from "./lifetime";
+import { wasJustSaved } from "./saveFirst";
 import { KeyedMutex, LOCK_HOLD_MS, SessionBusy, type Release, type SessionLocks } from "./lock";
 import type { SessionStorage, StorageDeps } from "./storage";
 
@@ -108,6 +109,7 @@ export function createRedisStorage(config: Config, deps: StorageDeps): SessionSt
       );
     }
     override async touch(id: string, data: SessionData, callback?: Callback) {
+      if (wasJustSaved(data)) return callback?.(null, null);
       return answer(
         guarded("touch", () => base.touch(id, data)),
         callback,
