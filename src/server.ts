@@ -1,8 +1,8 @@
 // The one place that reads the environment, listens and shuts down.
 import type { Server } from "node:http";
 import dotenv from "dotenv";
-import { createApp } from "./app";
-import { ConfigError, parseConfig } from "./config";
+import { createApp, type Handstamp } from "./app";
+import { ConfigError, parseConfig, type Config } from "./config";
 import { loadOrCreateDevSecret } from "./devSecret";
 
 function fail(message: string): never {
@@ -29,8 +29,19 @@ function main(): void {
   } catch (err) {
     fail(`cannot start: ${(err as Error).message}`);
   }
-  const { app, close } = handstamp;
+  const { app, close, storage } = handstamp;
+  storage.check().then(
+    () => listen(app, config, close),
+    (err: Error) => {
+      if (storage.kind !== "redis") fail(`cannot store sessions in ${config.sessionDir}: ${err.message}`);
+      // Redis may come up after us: start anyway, answer 503 until it does, reconnect alone.
+      console.error(`handstamp: Redis is not reachable yet (${err.message}); sessions get 503 until it is`);
+      listen(app, config, close);
+    },
+  );
+}
 
+function listen(app: Handstamp["app"], config: Config, close: () => Promise<void>): void {
   const server: Server = app.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.port;

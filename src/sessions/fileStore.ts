@@ -226,9 +226,14 @@ export class FileStore extends session.Store {
     return removed;
   }
 
-  /** Whether the folder exists and can be written: for /healthz. */
+  /**
+   * Whether sessions can be stored: the folder exists and a file can really be written in
+   * it (a read-only disk or a full one fails here even for root). For /healthz and the start.
+   */
   async check(): Promise<void> {
-    await fs.access(this.dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
+    const probe = path.join(this.dir, `.probe-${process.pid}${TEMP_SUFFIX}`);
+    await fs.writeFile(probe, "", { mode: 0o600 });
+    await fs.unlink(probe);
   }
 
   private async eachFile(visit: (name: string, file: string) => Promise<void>): Promise<void> {

@@ -15,6 +15,7 @@ import { mkdirSync, promises as fs, symlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { SessionStoreUnavailable } from "./errors";
 
 /** How long a holder may keep a lock before others may take it (a hung process). */
 export const LOCK_HOLD_MS = 60_000;
@@ -111,6 +112,8 @@ export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HO
       let token: string | undefined;
       try {
         token = await lockFile(file, startedAt + timeoutMs);
+      } catch (err) {
+        throw new SessionStoreUnavailable("lock", err); // the folder is gone or unusable
       } finally {
         if (!token) mutex.release(id);
       }
@@ -126,7 +129,7 @@ export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HO
           symlinkSync(owner, file);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-          mkdirSync(dir, { recursive: true });
+          mkdirSync(dir); // the locks folder only: a missing sessions folder is an error
           symlinkSync(owner, file);
         }
       } catch {
@@ -165,7 +168,11 @@ export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HO
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "ENOENT") {
-          await fs.mkdir(dir, { recursive: true });
+          // The locks folder only: a missing sessions folder stays an error (a 503), not
+          // something recreated behind the operator's back.
+          await fs.mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+            if (e.code !== "EEXIST") throw e;
+          });
           continue;
         }
         if (code !== "EEXIST") throw err;
@@ -220,7 +227,7 @@ async function readOwner(file: string): Promise<LockOwner | undefined> {
   }
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -8,6 +8,7 @@
 // COMMAND_TIMEOUT_MS for an answer, and then gets a 503 page with Retry-After. The client
 // reconnects on its own, and service resumes as soon as Redis answers again.
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RedisStore } from "connect-redis";
 import type { SessionData } from "express-session";
@@ -20,7 +21,7 @@ import { stringifySession, type RecordInfo, type StoredSession } from "./fileSto
 import { isSessionId } from "./ids";
 import { ttlMs } from "./lifetime";
 import { wasJustSaved } from "./saveFirst";
-import { KeyedMutex, LOCK_HOLD_MS, SessionBusy, type Release, type SessionLocks } from "./lock";
+import { isAlive, KeyedMutex, LOCK_HOLD_MS, SessionBusy, type Release, type SessionLocks } from "./lock";
 import type { SessionStorage, StorageDeps } from "./storage";
 
 /** How long a request waits for a (re)connection before its 503. */
@@ -191,7 +192,11 @@ export function redactUrl(url: string): string {
 
 type Guard = <T>(operation: string, run: () => Promise<T>) => Promise<T>;
 
-/** The in-process queue first (one request per process asks Redis), then SET NX PX in Redis. */
+/**
+ * The in-process queue first (one request per process asks Redis), then SET NX PX in Redis.
+ * The lock's value names its owner (host, pid, a random token), so a lock left by a process
+ * that died on this host is taken over at once; one from another host expires on its own.
+ */
 function createRedisLocks(
   client: ReturnType<typeof createClient>,
   prefix: string,
@@ -200,8 +205,23 @@ function createRedisLocks(
   deps: StorageDeps,
 ): SessionLocks {
   const mutex = new KeyedMutex();
+  const host = hostname();
+  const newToken = () => JSON.stringify({ host, pid: process.pid, token: randomBytes(12).toString("base64url") });
   const takeLock = (key: string, token: string) =>
     client.set(key, token, { NX: true, PX: LOCK_HOLD_MS }).then((reply) => reply === "OK");
+  /** Removes a lock whose owner died on this host; only if it is still that very lock. */
+  async function removeIfAbandoned(key: string): Promise<void> {
+    const value = await client.get(key);
+    let owner: { host?: string; pid?: number } = {};
+    try {
+      owner = JSON.parse(value ?? "{}") as typeof owner;
+    } catch {
+      return; // not one of ours: it expires on its own
+    }
+    if (value && owner.host === host && typeof owner.pid === "number" && !isAlive(owner.pid)) {
+      await client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [value] });
+    }
+  }
   const releaser =
     (id: string, key: string, token: string, taken: Promise<unknown> = Promise.resolve()): Release =>
     async () => {
@@ -217,10 +237,11 @@ function createRedisLocks(
       const giveUpAt = Date.now() + timeoutMs;
       if (!(await mutex.acquire(id, timeoutMs))) throw new SessionBusy();
       const key = prefix + id;
-      const token = randomBytes(12).toString("base64url");
+      const token = newToken();
       try {
         for (let pause = 2; !(await guarded("lock", () => takeLock(key, token))); pause = Math.min(pause * 2, 25)) {
           if (Date.now() >= giveUpAt) throw new SessionBusy();
+          await guarded("lock", () => removeIfAbandoned(key));
           await sleep(pause);
         }
       } catch (err) {
@@ -235,7 +256,7 @@ function createRedisLocks(
       // send the cookie to another instance.
       if (!mutex.tryAcquire(id)) return undefined;
       const key = prefix + id;
-      const token = randomBytes(12).toString("base64url");
+      const token = newToken();
       const taken = client.isReady
         ? takeLock(key, token).catch((err: Error) => deps.logger.error({ err: err.message }, "redis: could not lock a new session"))
         : Promise.resolve();
