@@ -2,7 +2,7 @@
 // it, the lock and the throttle across them, the CLI, and Redis going away mid-run.
 import { createClient } from "redis";
 import { runSessionsCli } from "../src/sessions/cli";
-import { csrfFrom, logIn, makeTestApp, signUp, tempDir, TEST_SECRET, visits, type TestApp } from "./helpers";
+import { csrfFrom, makeTestApp, signUp, tempDir, TEST_SECRET, visits, type TestApp } from "./helpers";
 import { concurrentVisits, expectEveryCountOnce, getHome, newSession } from "./overHttp";
 import { startServer, stop, type Started } from "./processes";
 import { useRedis } from "./redisServer";

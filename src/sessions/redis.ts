@@ -14,7 +14,6 @@ import { RedisStore } from "connect-redis";
 import type { SessionData } from "express-session";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { createClient } from "redis";
-import type { LimiterFactory } from "../auth/throttle";
 import type { Config } from "../config";
 import { SessionStoreUnavailable } from "./errors";
 import { stringifySession, type RecordInfo, type StoredSession } from "./fileStore";
