@@ -8,7 +8,7 @@ const common = {
 };
 
 /** The tests of what a visitor does, whatever the store. */
-const APP_TESTS = ["home", "auth", "cart", "account", "inspector", "throttle"];
+const APP_TESTS = ["home", "auth", "cart", "account", "inspector", "throttle", "badInput"];
 
 /** @type {import('jest').Config} */
 module.exports = {
