@@ -89,7 +89,12 @@ describe("pages around the site", () => {
   test("/healthz answers ok when the store and the database answer, without a session", async () => {
     const res = await request(t.app).get("/healthz");
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: "ok" });
+    expect(res.body).toEqual({
+      status: "ok",
+      sessionStore: t.config.sessionStore,
+      store: "ok",
+      database: "ok",
+    });
     expect(res.headers["set-cookie"]).toBeUndefined();
   });
 

@@ -1,4 +1,5 @@
-// GET /healthz: 200 when the session store and the database answer, 503 otherwise.
+// GET /healthz: 200 when the session store (the folder, or Redis) and the database answer,
+// 503 otherwise, saying which one failed.
 // Mounted before the session layer: a probe never creates a session.
 import { Router } from "express";
 import type { Database } from "../db";
@@ -21,7 +22,13 @@ export function healthRouter(deps: { storage: SessionStorage; db: Database }): R
     ]);
     const ok = store === "ok" && database === "ok";
     res.set("Cache-Control", "no-store");
-    res.status(ok ? 200 : 503).json(ok ? { status: "ok" } : { status: "unavailable", store, database });
+    // The store is named: with Redis, this is the check that Redis answers.
+    res.status(ok ? 200 : 503).json({
+      status: ok ? "ok" : "unavailable",
+      sessionStore: deps.storage.kind,
+      store,
+      database,
+    });
   });
   return router;
 }
