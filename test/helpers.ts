@@ -94,6 +94,16 @@ export function makeTestApp(env: Record<string, string> = {}, deps: AppDeps = {}
   };
 }
 
+/** A restart: the same sessions and database as `t` (closed first), with other settings. */
+export function reopen(t: TestApp, env: Record<string, string>): TestApp {
+  return makeTestApp({
+    SESSION_DIR: t.config.sessionDir,
+    DATABASE_PATH: t.config.databasePath,
+    REDIS_PREFIX: t.config.redisPrefix,
+    ...env,
+  });
+}
+
 /** The whole id of this browser's session, found from what the inspector shows of it. */
 export async function sessionIdOf(t: TestApp, agent: Agent): Promise<string | undefined> {
   const short = textOf((await agent.get("/session")).text, "cookie-id")?.replace("…", "");

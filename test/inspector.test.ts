@@ -4,6 +4,7 @@ import request from "supertest";
 import {
   logIn,
   makeTestApp,
+  reopen,
   setCookieHeaders,
   signUp,
   textOf,
@@ -92,12 +93,7 @@ describe("the inspector's Set-Cookie line", () => {
     await visits(first.agent());
     const id = (await first.storedIds())[0]!;
     await first.close();
-    const t = makeTestApp({
-      SESSION_SECRET: "new-secret,old-secret",
-      SESSION_DIR: first.config.sessionDir,
-      DATABASE_PATH: first.config.databasePath,
-      REDIS_PREFIX: first.config.redisPrefix,
-    });
+    const t = reopen(first, { SESSION_SECRET: "new-secret,old-secret" });
     try {
       const res = await request(t.app)
         .get("/session")

@@ -9,6 +9,7 @@ import {
   flashesOf,
   logIn,
   makeTestApp,
+  reopen,
   sessionIdFrom,
   setCookieHeaders,
   signUp,
@@ -120,12 +121,7 @@ describe("secret rotation", () => {
     expect(await visits(agent)).toBe(1);
     const oldId = before.sessionFiles()[0]!;
     await before.close();
-    // The same folders, restarted with SESSION_SECRET=new,old.
-    const after = makeTestApp({
-      SESSION_SECRET: `${TEST_SECRET},old-secret`,
-      SESSION_DIR: before.config.sessionDir,
-      DATABASE_PATH: before.config.databasePath,
-    });
+    const after = reopen(before, { SESSION_SECRET: `${TEST_SECRET},old-secret` });
     try {
       const res = await request(after.app)
         .get("/")
