@@ -93,11 +93,12 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
       return true;
     },
 
-    /** Ends every session of the user but this one; resolves to how many. */
+    /** Ends every session of the user but this one; resolves to how many were live. */
     async endOthers(userId: number, keep: string): Promise<number> {
       const others = logins.liveFor(userId, 0).filter((login) => login.sessionId !== keep);
       await Promise.all(others.map((login) => endOne(login.sessionId)));
-      return others.length;
+      const at = now();
+      return others.filter((login) => login.expiresAt > at).length;
     },
 
     liveFor: (userId: number): Login[] => logins.liveFor(userId, now()),
