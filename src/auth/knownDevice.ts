@@ -6,18 +6,13 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { parse as parseCookies } from "cookie";
 import type { Request, Response } from "express";
 import type { Config } from "../config";
+import { cookieName, sessionCookieOptions } from "../sessions/middleware";
 
 const MAX_AGE_MS = 365 * 86_400_000;
 
 export function knownDeviceCookie(config: Config) {
-  const name = config.env === "production" ? "__Host-device" : "device";
-  const options = {
-    httpOnly: true,
-    sameSite: "lax" as const,
-    secure: config.env === "production",
-    path: "/",
-    maxAge: MAX_AGE_MS,
-  };
+  const name = cookieName(config, "device");
+  const options = { ...sessionCookieOptions(config), maxAge: MAX_AGE_MS };
   const mark = (secret: string, username: string) =>
     createHmac("sha256", secret).update(`known-device:${username.toLowerCase()}`).digest("base64url");
   return {

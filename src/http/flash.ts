@@ -7,6 +7,7 @@ import { parse as parseCookies } from "cookie";
 import type { NextFunction, Request, Response } from "express";
 import type { SessionData } from "express-session";
 import type { Config } from "../config";
+import { cookieName, sessionCookieOptions } from "../sessions/middleware";
 
 export type FlashCategory = "success" | "error" | "info";
 export type FlashMessage = SessionData["flash"][number];
@@ -22,17 +23,12 @@ const SESSIONLESS: Record<string, FlashMessage> = {
 export type SessionlessFlash = "logged-out";
 
 export function flashCookieName(config: Config): string {
-  return config.env === "production" ? "__Host-flash" : "flash";
+  return cookieName(config, "flash");
 }
 
 export function flashMiddleware(config: Config) {
   const cookieName = flashCookieName(config);
-  const cookieOptions = {
-    httpOnly: true,
-    sameSite: "lax" as const,
-    secure: config.env === "production",
-    path: "/",
-  };
+  const cookieOptions = sessionCookieOptions(config);
   return function exposeFlash(req: Request, res: Response, next: NextFunction): void {
     res.flashAfterSession = (key) => res.cookie(cookieName, key, { ...cookieOptions, maxAge: 60_000 });
     // Read lazily by the layout, so only a rendered page uses messages up (not a redirect).

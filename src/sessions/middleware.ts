@@ -21,11 +21,19 @@ declare module "express-session" {
   }
 }
 
-/** `__Host-` makes the browser insist on Secure, Path=/ and no Domain. */
-export function sessionCookieName(config: Config): string {
-  return config.env === "production" ? "__Host-sid" : "sid";
+/**
+ * Every cookie of the site is named like this: in production the `__Host-` prefix makes
+ * the browser insist on Secure, Path=/ and no Domain.
+ */
+export function cookieName(config: Config, base: string): string {
+  return config.env === "production" ? `__Host-${base}` : base;
 }
 
+export function sessionCookieName(config: Config): string {
+  return cookieName(config, "sid");
+}
+
+/** The attributes of every cookie of the site (the session's, the flash's, the device's). */
 export function sessionCookieOptions(config: Config) {
   return {
     httpOnly: true,
