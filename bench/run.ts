@@ -3,7 +3,7 @@
 // Results: printed, and written to bench/results/<date>.md.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { utimes } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
@@ -86,27 +86,30 @@ function contenders(work: string): Contender[] {
   ];
 }
 
-async function start(c: Contender): Promise<number> {
+async function start(c: Contender, work: string): Promise<number> {
   const started = Date.now();
+  // The server's output (handstamp logs every request) goes to a file, not through a pipe
+  // into this process: reading it here would take CPU from the load generator.
+  const logFile = path.join(work, `${c.key}.log`);
+  const out = openSync(logFile, "w");
   const child = spawn(process.execPath, c.args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", ...c.env },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", out, "inherit"],
   });
+  closeSync(out);
   c.child = child;
-  let out = "";
-  c.url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) {
-        out = "";
-        resolve(match[1]!);
-      }
-      if (out.length > 100_000) out = ""; // request logs: read, not kept
-    });
-    child.on("exit", (code) => reject(new Error(`${c.label} exited with ${code}`)));
-  });
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  for (;;) {
+    const match = /listening on (http:\/\/\S+)/.exec(readFileSync(logFile, "utf8"));
+    if (match) {
+      c.url = match[1]!;
+      break;
+    }
+    if (exited) throw new Error(`${c.label} exited with ${child.exitCode}: see ${logFile}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
   for (;;) {
     const res = await fetch(`${c.url}/`, { headers: HTTPS }).catch(() => undefined);
     if (res?.status === 200) return Date.now() - started;
@@ -177,10 +180,25 @@ interface Measure {
   p50: number;
   p99: number;
   errors: number;
+  /** Server CPU time (all its threads, user + system) per request, in µs. */
+  cpuUs: number;
+  /** The load generator's own CPU time per request, in µs (it shares the machine's cores). */
+  clientUs: number;
+}
+
+const TICK_MS = 10; // /proc counts CPU time in clock ticks: 100 per second on Linux
+
+/** CPU time the process has used so far, all threads, in ms (Linux /proc). */
+function cpuMs(c: Contender): number {
+  const stat = readFileSync(`/proc/${c.child!.pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS; // utime, stime
 }
 
 async function load(c: Contender, pathname: string, cookies: string[], connections: number, seconds: number) {
   let next = 0;
+  const cpuBefore = cpuMs(c);
+  const clientBefore = process.cpuUsage();
   const result = await autocannon({
     url: `${c.url}${pathname}`,
     connections,
@@ -196,11 +214,15 @@ async function load(c: Contender, pathname: string, cookies: string[], connectio
       },
     ],
   });
+  const cpuUsed = cpuMs(c) - cpuBefore;
+  const client = process.cpuUsage(clientBefore);
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    cpuUs: (cpuUsed * 1000) / Math.max(1, result.requests.total),
+    clientUs: (client.user + client.system) / Math.max(1, result.requests.total),
   } satisfies Measure;
 }
 
@@ -245,6 +267,8 @@ function summarise(results: Map<string, Measure[]>) {
         p50: median(ms.map((m) => m.p50)),
         p99: median(ms.map((m) => m.p99)),
         errors: ms.reduce((s, m) => s + m.errors, 0),
+        cpuUs: median(ms.map((m) => m.cpuUs)),
+        clientUs: median(ms.map((m) => m.clientUs)),
       },
     ]),
   );
@@ -260,7 +284,7 @@ async function main(): Promise<void> {
     const startup = new Map<string, number>();
     for (const c of all) {
       if (c.sessionDir) mkdirSync(c.sessionDir, { recursive: true });
-      startup.set(c.key, await start(c));
+      startup.set(c.key, await start(c, work));
       log(
         `started ${c.label} in ${startup.get(c.key)} ms; preparing ${SETTINGS.sessions} logged-in sessions`,
       );
@@ -274,14 +298,14 @@ async function main(): Promise<void> {
       lines.push(
         `### ${title}`,
         "",
-        "| contender | req/s (median) | p50 ms | p99 ms | ratio to file store | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| contender | req/s (median) | p50 ms | p99 ms | ratio to file store | server CPU µs/request | load generator CPU µs/request | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       );
       for (const key of keys) {
         const m = s.get(key)!;
         const label = all.find((c) => c.key === key)!.label;
         lines.push(
-          `| ${label} | ${Math.round(m.rps)} | ${m.p50} | ${m.p99} | ${(m.rps / file.rps).toFixed(2)}× | ${m.errors} |`,
+          `| ${label} | ${Math.round(m.rps)} | ${m.p50} | ${m.p99} | ${(m.rps / file.rps).toFixed(2)}× | ${Math.round(m.cpuUs)} | ${Math.round(m.clientUs)} | ${m.errors} |`,
         );
       }
       lines.push("");

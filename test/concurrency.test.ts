@@ -146,6 +146,22 @@ describe("file locks", () => {
     await release();
   });
 
+  test("a holder whose heartbeat is older than the hold time loses the lock, and its late release leaves the new holder's alone", async () => {
+    const hung = createFileLocks(dir, 5_000, 400);
+    const other = createFileLocks(dir, 5_000, 400);
+    const third = createFileLocks(dir, 100, 400);
+    const releaseHung = await hung.acquire(id);
+    const started = Date.now();
+    const releaseOther = await other.acquire(id); // waits for the heartbeat to go stale
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    await releaseHung(); // too late: the lock is the other's now
+    await expect(third.acquire(id)).rejects.toBeInstanceOf(SessionBusy);
+    await releaseOther();
+    await (
+      await third.acquire(id)
+    )();
+  });
+
   test("two lock sets on one folder (two processes) exclude each other", async () => {
     const a = createFileLocks(dir, 5_000);
     const b = createFileLocks(dir, 5_000);

@@ -157,6 +157,41 @@ describe("FileStore", () => {
     expect(readdirSync(dir)).toEqual([`${id}.json`]);
   });
 
+  test("a session that shrinks is rewritten in place and reads back whole", async () => {
+    const { store, fileOf } = makeStore();
+    const id = generateSessionId();
+    await store.write(id, session({ name: "x".repeat(3_000) }));
+    const { ino, size } = statSync(fileOf(id));
+    await store.write(id, session({ name: "ada", visits: 2 }));
+    expect(await store.read(id)).toMatchObject({ name: "ada", visits: 2 });
+    // Same file, same length: the end is blank padding, which JSON ignores.
+    expect(statSync(fileOf(id))).toMatchObject({ ino, size });
+    expect(JSON.parse(readFileSync(fileOf(id), "utf8"))).toMatchObject({ name: "ada" });
+  });
+
+  test("a session larger than a page is replaced whole, and shrinks back to its size", async () => {
+    const { store, dir, fileOf } = makeStore();
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 1 }));
+    await store.write(id, session({ name: "x".repeat(10_000) }));
+    expect((await store.read(id))?.name).toHaveLength(10_000);
+    await store.write(id, session({ visits: 3 }));
+    expect(await store.read(id)).toMatchObject({ visits: 3 });
+    expect(statSync(fileOf(id)).size).toBeLessThan(500);
+    expect(readdirSync(dir)).toEqual([`${id}.json`]);
+  });
+
+  test("a file cut short while it was being created counts as expired, quietly, and is swept", async () => {
+    const { store, fileOf, warnings, clock } = makeStore();
+    const id = generateSessionId();
+    writeFileSync(fileOf(id), '{"cookie":'); // created, written in part, no expiry set yet
+    clock.now = Date.now(); // read afterwards, as the next request would
+    expect(await store.read(id)).toBeNull();
+    expect(warnings).toEqual([]);
+    expect(await store.sweep()).toBe(1);
+    expect(existsSync(fileOf(id))).toBe(false);
+  });
+
   test("the sweep removes expired sessions and stale temporary files, and keeps the rest", async () => {
     const { store, dir, clock } = makeStore(30 * MINUTE);
     const old = Array.from({ length: 150 }, () => generateSessionId());

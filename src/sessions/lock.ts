@@ -4,21 +4,35 @@
 //
 // - Within a process: a queue per session id (KeyedMutex).
 // - Across processes sharing one sessions folder: a lock created atomically, which fails
-//   if it exists (like O_EXCL), and names its owner (host, pid, token) and a deadline, so a
-//   crashed holder never blocks a session for long: a dead owner on this host is noticed
-//   at once, any other after its deadline. The lock is a symbolic link whose target is
-//   the owner record: on this project's disks creating one costs a tenth of creating a
-//   file with content (about 70 µs against 750 µs), and this happens on every request.
+//   if it exists (like O_EXCL), and names its owner (host, pid), so a crashed holder never
+//   blocks a session for long: a dead owner on this host is noticed at once, any other
+//   (or a hung one) once its heartbeat is older than LOCK_HOLD_MS.
+//   Each process writes its owner record once, in a file of the locks folder, and a lock
+//   is a hard link to it: link() creates no new inode, so taking and releasing a lock costs
+//   about 16 µs on this project's disk, against 140 µs for a symbolic link and far more for
+//   a new file. The record's mtime (shared by all its links) is the owner's heartbeat,
+//   refreshed when it takes a lock. Taking a free lock and giving it back are synchronous
+//   calls (one each), like the session store's; only waiting for a busy lock is async.
 // Requests of different sessions never wait for each other.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, promises as fs, symlinkSync } from "node:fs";
+import {
+  linkSync,
+  mkdirSync,
+  promises as fs,
+  readdirSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SessionStoreUnavailable } from "./errors";
 
-/** How long a holder may keep a lock before others may take it (a hung process). */
+/** How old a holder's heartbeat may get before others may take its locks (a hung process). */
 export const LOCK_HOLD_MS = 60_000;
+/** The owner records' names in the locks folder: `owner.<host>.<pid>.<random>`. */
+const OWNER_PREFIX = "owner.";
 
 export class SessionBusy extends Error {
   readonly status = 503;
@@ -96,125 +110,164 @@ export function createMemoryLocks(timeoutMs: number): SessionLocks {
 interface LockOwner {
   host: string;
   pid: number;
-  token: string;
-  until: number;
+  /** Locks written by older versions carry their own deadline. */
+  until?: number;
 }
+
+/** The identity of one lock file: its inode and its owner's heartbeat. */
+const sameLock = (a: { ino: number; mtimeMs: number }, b: { ino: number; mtimeMs: number }) =>
+  a.ino === b.ino && a.mtimeMs === b.mtimeMs;
 
 /** The in-process queue first (so one request per process polls the file), then the file. */
 export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HOLD_MS): SessionLocks {
   const mutex = new KeyedMutex();
   const host = hostname();
+  /** This lock set's owner record, once written, and when its heartbeat was last refreshed. */
+  let owner: { file: string; beat: number } | undefined;
   return {
     async acquire(id) {
       const startedAt = Date.now();
       if (!(await mutex.acquire(id, timeoutMs))) throw new SessionBusy();
       const file = path.join(dir, `${id}.lock`);
-      let token: string | undefined;
+      let taken = false;
       try {
-        token = await lockFile(file, startedAt + timeoutMs);
+        taken = await lockFile(file, startedAt + timeoutMs);
       } catch (err) {
         throw new SessionStoreUnavailable("lock", err); // the folder is gone or unusable
       } finally {
-        if (!token) mutex.release(id);
+        if (!taken) mutex.release(id);
       }
-      if (!token) throw new SessionBusy();
-      return releaser(id, file, token);
+      if (!taken) throw new SessionBusy();
+      return releaser(id, file);
     },
     lockNew(id) {
       if (!mutex.tryAcquire(id)) return undefined;
       const file = path.join(dir, `${id}.lock`);
-      const { token, owner } = newOwner();
+      let taken: boolean;
       try {
-        try {
-          symlinkSync(owner, file);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-          mkdirSync(dir); // the locks folder only: a missing sessions folder is an error
-          symlinkSync(owner, file);
-        }
+        taken = tryLockNow(file);
       } catch {
-        mutex.release(id);
-        return undefined;
+        taken = false; // the folder is unusable: the next request will say so
       }
-      return releaser(id, file, token);
+      if (taken) return releaser(id, file);
+      mutex.release(id);
+      return undefined;
     },
   };
 
-  function newOwner() {
-    const token = randomBytes(9).toString("base64url");
-    return { token, owner: JSON.stringify({ host, pid: process.pid, token, until: Date.now() + holdMs }) };
+  /**
+   * Creates the lock at once if it is free: true if taken, false if someone holds it.
+   * Creates the locks folder and this process's owner record when they are missing, never
+   * the sessions folder (a missing sessions folder stays an error, a 503, not something
+   * recreated behind the operator's back).
+   */
+  function tryLockNow(file: string): boolean {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!owner || Date.now() - owner.beat > holdMs / 4) beat();
+        linkSync(owner!.file, file);
+        return true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") return false;
+        // ENOENT: the folder or the record was removed; EMLINK: too many links to one record.
+        if ((code !== "ENOENT" && code !== "EMLINK") || attempt > 0) throw err;
+        owner = undefined;
+      }
+    }
   }
 
-  function releaser(id: string, file: string, token: string): Release {
+  /** Refreshes the heartbeat, writing the owner record first if there is none. */
+  function beat(): void {
+    const now = Date.now();
+    if (owner) {
+      utimesSync(owner.file, now / 1000, now / 1000);
+      owner.beat = now;
+      return;
+    }
+    try {
+      mkdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    removeDeadOwners();
+    const file = path.join(dir, `${OWNER_PREFIX}${host}.${process.pid}.${randomBytes(6).toString("hex")}`);
+    writeFileSync(file, JSON.stringify({ host, pid: process.pid } satisfies LockOwner), { mode: 0o600 });
+    owner = { file, beat: now };
+  }
+
+  /** Records of processes of this host that have died (their locks are taken over anyway). */
+  function removeDeadOwners(): void {
+    for (const name of readdirSync(dir)) {
+      const [, ownerHost, pid] = name.startsWith(OWNER_PREFIX) ? name.split(".") : [];
+      if (ownerHost === host && !isAlive(Number(pid))) unlinkIfThere(path.join(dir, name));
+    }
+  }
+
+  function releaser(id: string, file: string): Release {
     const heldSince = Date.now();
+    const ownerFile = owner!.file;
     return async () => {
       try {
-        // Others may take the lock only after its deadline: before half of it, it is
-        // surely still ours and one unlink releases it (no read of the owner back).
-        if (Date.now() - heldSince < holdMs / 2) await unlinkIfThere(file);
-        else await unlockFile(file, token);
+        // Others may take the lock only when the heartbeat is LOCK_HOLD_MS old, and it
+        // was at most a quarter of that when the lock was taken: before half of it, the
+        // lock is surely still ours and one unlink releases it.
+        if (Date.now() - heldSince < holdMs / 2) unlinkIfThere(file);
+        else await unlockFile(file, ownerFile);
       } finally {
         mutex.release(id);
       }
     };
   }
 
-  async function lockFile(file: string, giveUpAt: number): Promise<string | undefined> {
-    const { token, owner } = newOwner();
+  async function lockFile(file: string, giveUpAt: number): Promise<boolean> {
     for (let pause = 1; ; pause = Math.min(pause * 2, 25)) {
-      try {
-        await fs.symlink(owner, file);
-        return token;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === "ENOENT") {
-          // The locks folder only: a missing sessions folder stays an error (a 503), not
-          // something recreated behind the operator's back.
-          await fs.mkdir(dir).catch((e: NodeJS.ErrnoException) => {
-            if (e.code !== "EEXIST") throw e;
-          });
-          continue;
-        }
-        if (code !== "EEXIST") throw err;
-      }
+      if (tryLockNow(file)) return true;
       if (await removeIfAbandoned(file)) continue;
-      if (Date.now() >= giveUpAt) return undefined;
+      if (Date.now() >= giveUpAt) return false;
       await sleep(pause);
     }
   }
 
-  async function unlockFile(file: string, token: string): Promise<void> {
-    const owner = await readOwner(file);
-    if (owner?.token === token) await unlinkIfThere(file);
+  /** Releases a lock held long: only if it is still a link to our record. */
+  async function unlockFile(file: string, ownerFile: string): Promise<void> {
+    const [lock, mine] = await Promise.all([
+      fs.lstat(file).catch(() => undefined),
+      fs.stat(ownerFile).catch(() => undefined),
+    ]);
+    if (lock && mine && lock.ino === mine.ino) unlinkIfThere(file);
   }
 
   /** Takes away a lock whose owner died or overstayed; safe if two processes try at once. */
   async function removeIfAbandoned(file: string): Promise<boolean> {
     const before = await fs.lstat(file).catch(() => undefined); // lstat: the link itself
     if (!before) return true; // released meanwhile
-    const owner = await readOwner(file);
-    const abandoned = owner
-      ? owner.until < Date.now() || (owner.host === host && !isAlive(owner.pid))
+    const record = await readOwner(file);
+    const deadline = record?.until ?? before.mtimeMs + holdMs;
+    const abandoned = record
+      ? deadline < Date.now() || (record.host === host && !isAlive(record.pid))
       : before.mtimeMs + 5_000 < Date.now(); // unreadable and old: a crash mid-write
     if (!abandoned) return false;
-    // Move it aside, then check we moved the file we judged and not a newer lock.
+    // Move it aside, then check we moved the lock we judged and not a newer one.
     const aside = `${file}.${randomBytes(6).toString("hex")}.stale`;
     if (!(await fs.rename(file, aside).then(() => true, () => false))) return true;
     const moved = await fs.lstat(aside).catch(() => undefined);
-    if (moved && moved.ino !== before.ino) await fs.rename(aside, file).catch(() => undefined);
+    if (moved && !sameLock(moved, before)) await fs.rename(aside, file).catch(() => undefined);
     await fs.rm(aside, { force: true });
     return true;
   }
 }
 
 /** unlink(), where fs.rm({ force }) would lstat() first: this runs on every request. */
-async function unlinkIfThere(file: string): Promise<void> {
-  await fs.unlink(file).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== "ENOENT") throw err;
-  });
+function unlinkIfThere(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
 }
 
-/** The owner record: a link's target, or (locks left by older versions) a file's content. */
+/** The owner record: the file's content, or (locks left by older versions) a link's target. */
 async function readOwner(file: string): Promise<LockOwner | undefined> {
   try {
     const record = await fs.readlink(file).catch((err: NodeJS.ErrnoException) => {
