@@ -77,24 +77,10 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   app.locals.takeFlashes = () => [];
   app.locals.csrfToken = () => "";
 
-  app.use(
-    helmet({
-      contentSecurityPolicy: { directives: cspDirectives(production) },
-      strictTransportSecurity: production, // over plain http (development) it only confuses
-    }),
-  );
+  app.use(securityHeaders(production));
   // Static files come before logging and sessions: no session work for a stylesheet.
   app.use(staticFiles(production));
-  app.use(
-    pinoHttp({
-      logger,
-      // Only what is needed to follow a request: never the Cookie or Set-Cookie headers.
-      serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLogging(logger));
   app.use(healthRouter({ storage, db }));
   app.use(noStore);
   app.use(
@@ -143,6 +129,26 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
 function createViews(production: boolean): nunjucks.Environment {
   const loader = new nunjucks.FileSystemLoader(VIEWS_DIR, { noCache: !production });
   return new nunjucks.Environment(loader, { autoescape: true });
+}
+
+/** The response headers of every page and file (helmet). Also used by the bench. */
+export function securityHeaders(production: boolean) {
+  return helmet({
+    contentSecurityPolicy: { directives: cspDirectives(production) },
+    strictTransportSecurity: production, // over plain http (development) it only confuses
+  });
+}
+
+/** One log line per request (pino-http). Also used by the bench. */
+export function requestLogging(logger: Logger) {
+  return pinoHttp({
+    logger,
+    // Only what is needed to follow a request: never the Cookie or Set-Cookie headers.
+    serializers: {
+      req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  });
 }
 
 function cspDirectives(production: boolean) {

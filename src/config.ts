@@ -32,6 +32,8 @@ export interface Config {
   readonly redisPrefix: string;
   /** How long a request waits for its session's lock before a 503. */
   readonly sessionLockTimeoutMs: number;
+  /** How often expired sessions are removed (file and memory stores). */
+  readonly sessionSweepIntervalMs: number;
 }
 
 export interface RateLimit {
@@ -122,6 +124,7 @@ const schema = z.object({
   DATABASE_PATH: z.string().min(1, "must not be empty").default("./data/handstamp.db"),
   SESSION_IDLE_TIMEOUT: duration("30m").default(30 * UNITS_MS.m),
   SESSION_LOCK_TIMEOUT: duration("10s").default(10 * UNITS_MS.s),
+  SESSION_SWEEP_INTERVAL: duration("5m").default(5 * UNITS_MS.m),
   SESSION_ABSOLUTE_TIMEOUT: duration("12h").default(12 * UNITS_MS.h),
   REMEMBER_ME_DURATION: duration("30d").default(30 * UNITS_MS.d),
   AUTH_RATE_LIMIT: rateLimit.default({ points: 30, windowMs: 15 * UNITS_MS.m }),
@@ -188,6 +191,7 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
     databasePath,
     sessionIdleTimeoutMs: values.SESSION_IDLE_TIMEOUT,
     sessionLockTimeoutMs: values.SESSION_LOCK_TIMEOUT,
+    sessionSweepIntervalMs: values.SESSION_SWEEP_INTERVAL,
     sessionAbsoluteTimeoutMs: values.SESSION_ABSOLUTE_TIMEOUT,
     rememberMeMs: values.REMEMBER_ME_DURATION,
     authRateLimit: values.AUTH_RATE_LIMIT,

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync, utimesSync } from "node:fs";
 import path from "node:path";
 import request from "supertest";
 import {
@@ -164,5 +164,21 @@ describe("in production", () => {
     expect(res.text).not.toContain("database connection is not open");
     expect(res.text).not.toMatch(/at .*\.(ts|js):\d+/);
     expect((await request(t.app).get("/healthz")).status).toBe(503);
+  });
+});
+
+describe("the sweep", () => {
+  const t = useTestApp({ SESSION_SWEEP_INTERVAL: "1s" });
+
+  test("the server removes expired session files on its own, every SESSION_SWEEP_INTERVAL", async () => {
+    const expired = sessionIdFrom(await request(t.app).get("/"))!;
+    const live = sessionIdFrom(await request(t.app).get("/"))!;
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(path.join(t.config.sessionDir, `${expired}.json`), past, past); // the mtime is the expiry
+    for (let waited = 0; t.sessionFiles().includes(expired) && waited < 5_000; waited += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(t.sessionFiles()).not.toContain(expired);
+    expect(t.sessionFiles()).toContain(live);
   });
 });

@@ -27,7 +27,11 @@ export async function runSessionsCli(args: string[], config: Config, io: CliIo):
     return command ? 0 : 2;
   }
   const storage = createSessionStorage(config, {
-    logger: { warn: (obj, msg) => io.err(`warning: ${msg} (${JSON.stringify(obj)})`), error: () => undefined },
+    logger: {
+      warn: (obj, msg) => io.err(`warning: ${msg} (${JSON.stringify(obj)})`),
+      info: () => undefined,
+      error: () => undefined,
+    },
     now: io.now,
   });
   try {

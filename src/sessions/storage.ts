@@ -37,11 +37,8 @@ export interface SessionStorage {
 
 export const LOCKS_FOLDER = ".locks";
 
-/** How often expired sessions are removed (file and memory stores). */
-export const SWEEP_INTERVAL_MS = 5 * 60_000;
-
 export interface StorageDeps {
-  logger: StoreLogger & { error(obj: object, msg: string): void };
+  logger: StoreLogger & { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
   now?: () => number;
 }
 
@@ -58,7 +55,7 @@ export function createSessionStorage(config: Config, deps: StorageDeps): Session
 
 function createMemoryStorage(config: Config, deps: StorageDeps): SessionStorage {
   const store = new MemoryStore({ ttlMs: (data, now) => ttlMs(config, data, now), now: deps.now });
-  const sweeper = startSweeping(() => store.sweep(), deps);
+  const sweeper = startSweeping(() => store.sweep(), config.sessionSweepIntervalMs, deps);
   return {
     kind: "memory",
     store,
@@ -81,7 +78,7 @@ function createFileStorage(config: Config, deps: StorageDeps): SessionStorage {
     logger: deps.logger,
     now: deps.now,
   });
-  const sweeper = startSweeping(() => store.sweep(), deps);
+  const sweeper = startSweeping(() => store.sweep(), config.sessionSweepIntervalMs, deps);
   return {
     kind: "file",
     store,
@@ -97,12 +94,22 @@ function createFileStorage(config: Config, deps: StorageDeps): SessionStorage {
   };
 }
 
-/** Runs `sweep` every SWEEP_INTERVAL_MS in the background; stop() waits for a running one. */
-function startSweeping(sweep: () => Promise<unknown>, deps: StorageDeps) {
-  let sweeping: Promise<unknown> = Promise.resolve();
+/**
+ * Runs `sweep` every `intervalMs` in the background, never two at once; stop() waits for
+ * a running one.
+ */
+function startSweeping(sweep: () => Promise<unknown>, intervalMs: number, deps: StorageDeps) {
+  let sweeping: Promise<unknown> | undefined;
   const timer = setInterval(() => {
-    sweeping = sweep().catch((err: Error) => deps.logger.error({ err: err.message }, "session sweep failed"));
-  }, SWEEP_INTERVAL_MS);
+    if (sweeping) return; // the last one is still going (a very large folder)
+    const started = Date.now();
+    sweeping = sweep()
+      .then((removed) => {
+        if (removed) deps.logger.info({ removed, ms: Date.now() - started }, "expired sessions removed");
+      })
+      .catch((err: Error) => deps.logger.error({ err: err.message }, "session sweep failed"))
+      .finally(() => (sweeping = undefined));
+  }, intervalMs);
   timer.unref();
   return {
     async stop() {
