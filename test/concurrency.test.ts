@@ -1,5 +1,6 @@
 // One request at a time per session: no update is lost, whatever overlaps.
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 import { csrfFrom, logIn, sessionIdFrom, cookieFrom, signUp, tempDir, TEST_SECRET } from "./helpers";
 import {
@@ -160,6 +161,19 @@ describe("file locks", () => {
     await (
       await third.acquire(id)
     )();
+  });
+
+  test("a new process clears the owner records that dead processes of this host left", async () => {
+    const folder = tempDir("handstamp-owners-");
+    const dead = path.join(folder, `owner.${hostname()}.4194305.abcdef`); // above any pid
+    const elsewhere = path.join(folder, "owner.other.host.example.1.abcdef");
+    writeFileSync(dead, JSON.stringify({ host: hostname(), pid: 4194305 }));
+    writeFileSync(elsewhere, JSON.stringify({ host: "other.host.example", pid: 1 }));
+    await (
+      await createFileLocks(folder, 200).acquire(id)
+    )();
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(elsewhere)).toBe(true);
   });
 
   test("two lock sets on one folder (two processes) exclude each other", async () => {

@@ -199,8 +199,10 @@ export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HO
   /** Records of processes of this host that have died (their locks are taken over anyway). */
   function removeDeadOwners(): void {
     for (const name of readdirSync(dir)) {
-      const [, ownerHost, pid] = name.startsWith(OWNER_PREFIX) ? name.split(".") : [];
-      if (ownerHost === host && !isAlive(Number(pid))) unlinkIfThere(path.join(dir, name));
+      if (!name.startsWith(OWNER_PREFIX)) continue;
+      const parts = name.split("."); // owner, the host (which may have dots), pid, random
+      const ownerHost = parts.slice(1, -2).join(".");
+      if (ownerHost === host && !isAlive(Number(parts.at(-2)))) unlinkIfThere(path.join(dir, name));
     }
   }
 
