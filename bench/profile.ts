@@ -1,50 +1,149 @@
-// npm run bench:profile -- <file|memory|redis> [path] [seconds]: one handstamp server under
-// the bench's load (100 logged-in sessions, 50 connections), with node --cpu-prof; prints
-// where its CPU time went, by package and by function. The profile itself is left in
+// npm run bench:profile -- <file|memory|redis|none|layers> [path] [seconds]: one handstamp
+// server under the bench's load (100 logged-in sessions, 50 connections), or the bench's
+// page with no session (none) or with handstamp's headers and log (layers), with
+// node --cpu-prof; prints
+// where its main thread's time went, by part of the request (headers, log, session layer,
+// store, lock, render...), by package and by function, as shares and µs per request (the
+// start-up and the 100 log-ins before the load are in the profile too, as "other" and about
+// 2% more requests' worth in each part). The profile itself is left in
 // bench/results/profiles/ for a flame graph (Chrome DevTools, speedscope).
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import autocannon from "autocannon";
 
 const ROOT = path.resolve(__dirname, "..");
 const OUT = path.join(ROOT, "bench", "results", "profiles");
 const [store = "file", pathname = "/", seconds = "10"] = process.argv.slice(2);
+/** The bench's reference servers that can be profiled instead of handstamp: no log-ins. */
+const REFERENCES: Record<string, Record<string, string>> = { none: {}, layers: { BENCH_APP_LAYERS: "1" } };
+const reference = REFERENCES[store];
+const TSX_LOADER = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const HTTPS = { "x-forwarded-proto": "https" };
 const PORT = 3123;
 
 interface Profile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }[];
   samples: number[];
   timeDeltas: number[];
 }
 
-/** Self time per package (or "app", "node:…") and per function, as shares of the whole. */
-function summarise(file: string): string {
+/**
+ * What each part of the request costs, walking every sample's stack from the leaf up to
+ * the first frame of a known part (Node's own frames are skipped, so a setHeader counts for
+ * the layer that called it). First match wins: the order puts the inner parts first.
+ */
+const PARTS: [RegExp, string][] = [
+  [/dist\/sessions\/(fileStore|memoryStore|redis)\.js/, "session store: read and write"],
+  [/dist\/sessions\/lock\.js/, "per-session lock"],
+  [/better-sqlite3|dist\/auth\/logins\.js/, "log-in index (SQLite)"],
+  [/cookie-signature/, "cookie signature (HMAC), twice"],
+  [/nunjucks|asap\//, "template render (nunjucks)"],
+  [/pino|sonic-boom/, "request log (pino-http)"],
+  [/helmet/, "security headers (helmet)"],
+  [/csrf-sync|dist\/http\/csrf\.js/, "CSRF token"],
+  [/dist\/http\/flash\.js/, "flash messages"],
+  [/dist\/sessions\/saveFirst\.js/, "save before answering (snapshot)"],
+  [/express-session|on-headers/, "express-session (cookie, hashes, hooks)"],
+  [/dist\/sessions\/serialise\.js/, "lock middleware (cookie parse, hooks)"],
+  [/dist\/auth\/loginSessions\.js/, "log-in check"],
+  [/router\/|body-parser|dist\/app\.js/, "router and small layers"],
+  [/dist\/(home|cart|auth|account)\/|bench\/servers\//, "page handler"],
+  [
+    /node_modules\/(express|etag|fresh|send|vary|on-finished|content-type)\//,
+    "express response (send, ETag)",
+  ],
+];
+/**
+ * Node's own work: counted as such even when a part above called it (express-session wraps
+ * res.end and writeHead, so the response's headers and write would otherwise count as its).
+ */
+const NODE_FIRST: [RegExp, string][] = [
+  [/^\(garbage collector\)/, "garbage collection"],
+  [/^writev |node:net|stream_base_commons|node:internal\/streams/, "socket writes (Node)"],
+  [/node:_http_|parserOn/, "HTTP parsing, response headers and body (Node)"],
+];
+/** Where a sample with none of the parts above went. */
+const NODE_PARTS: [RegExp, string][] = [[/task_queues|runMicrotasks/, "promise jobs (Node)"]];
+
+function partOf(stack: string[]): string {
+  const match = (rules: [RegExp, string][], frame: string) =>
+    rules.find(([pattern]) => pattern.test(frame))?.[1];
+  for (const frame of stack) {
+    const part = match(NODE_FIRST, frame) ?? match(PARTS, frame);
+    if (part) return part;
+  }
+  for (const frame of stack) {
+    const part = match(NODE_PARTS, frame);
+    if (part) return part;
+  }
+  return "other (start-up, Node)";
+}
+
+/**
+ * Where the main thread's busy time went, as shares and as µs per request: by part of the
+ * request, by package (or "app", "node:…") and by function (self time).
+ */
+function summarise(file: string, requests: number): string {
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
-  const nodes = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const frames = new Map(
+    profile.nodes.map((n) => {
+      const url = n.callFrame.url.replace(/^file:\/\//, "");
+      return [n.id, { name: n.callFrame.functionName || "(anonymous)", url }];
+    }),
+  );
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const stackOf = (id: number) => {
+    const stack: string[] = [];
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = frames.get(at)!;
+      stack.push(`${frame.name} ${frame.url}`);
+    }
+    return stack;
+  };
+  const byPart = new Map<string, number>();
   const byPackage = new Map<string, number>();
   const byFunction = new Map<string, number>();
-  let total = 0;
+  let busy = 0;
+  const add = (map: Map<string, number>, key: string, time: number) =>
+    map.set(key, (map.get(key) ?? 0) + time);
   profile.samples.forEach((id, i) => {
     const time = profile.timeDeltas[i] ?? 0;
-    const callFrame = nodes.get(id)!;
-    const frame = { ...callFrame, url: callFrame.url.replace(/^file:\/\//, "") };
+    const frame = frames.get(id)!;
+    if (frame.name === "(idle)") return;
+    busy += time;
     const pkg = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(frame.url)?.[1];
-    const where = pkg ?? (frame.url.startsWith(ROOT) ? "app" : frame.url.split("/")[0] || frame.functionName);
-    const name = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/.*node_modules\//, "").replace(ROOT + "/", "")}`;
-    byPackage.set(where, (byPackage.get(where) ?? 0) + time);
-    byFunction.set(name, (byFunction.get(name) ?? 0) + time);
-    total += time;
+    add(byPackage, pkg ?? (frame.url.startsWith(ROOT) ? "app" : frame.url.split("/")[0] || frame.name), time);
+    add(
+      byFunction,
+      `${frame.name} ${frame.url.replace(/.*node_modules\//, "").replace(ROOT + "/", "")}`,
+      time,
+    );
+    add(byPart, partOf(stackOf(id)), time);
   });
   const top = (map: Map<string, number>, n: number) =>
     [...map]
       .sort((a, b) => b[1] - a[1])
+      .filter(([, time]) => time >= requests) // under 1 µs per request: not worth a line
       .slice(0, n)
-      .map(([key, time]) => `${((100 * time) / total).toFixed(1).padStart(5)}%  ${key}`)
+      .map(
+        ([key, time]) =>
+          `${((100 * time) / busy).toFixed(1).padStart(5)}% ${String(Math.round(time / requests)).padStart(5)} µs  ${key}`,
+      )
       .join("\n");
-  return `by package:\n${top(byPackage, 15)}\n\nby function:\n${top(byFunction, 20)}`;
+  return [
+    `main thread busy ${Math.round(busy / requests)} µs per request (share, µs per request, what):`,
+    `\nby part of the request:\n${top(byPart, PARTS.length + NODE_FIRST.length + NODE_PARTS.length + 1)}`,
+    `\nby package:\n${top(byPackage, 15)}`,
+    `\nby function:\n${top(byFunction, 20)}`,
+  ].join("\n");
 }
 
 async function main() {
@@ -53,9 +152,16 @@ async function main() {
   const before = new Set(readdirSync(OUT));
   const child = spawn(
     process.execPath,
-    ["--cpu-prof", `--cpu-prof-dir=${OUT}`, path.join(ROOT, "dist", "server.js")],
+    [
+      "--cpu-prof",
+      `--cpu-prof-dir=${OUT}`,
+      ...(reference
+        ? ["--import", TSX_LOADER, path.join(__dirname, "servers", "noSession.ts")]
+        : [path.join(ROOT, "dist", "server.js")]),
+    ],
     {
       env: {
+        ...reference,
         PATH: process.env.PATH ?? "",
         NODE_ENV: "production",
         SESSION_SECRET: "profile-secret-that-is-long-enough-0123456789",
@@ -73,7 +179,7 @@ async function main() {
   );
   const url = `http://127.0.0.1:${PORT}`;
   while (
-    !(await fetch(`${url}/healthz`).then(
+    !(await fetch(`${url}${reference ? "/" : "/healthz"}`).then(
       (r) => r.ok,
       () => false,
     ))
@@ -95,9 +201,12 @@ async function main() {
     });
     return cookieOf(res);
   };
-  await post("/signup");
   const cookies: string[] = [];
-  for (let i = 0; i < 100; i++) cookies.push(await post("/login"));
+  if (reference) cookies.push("");
+  else {
+    await post("/signup");
+    for (let i = 0; i < 100; i++) cookies.push(await post("/login"));
+  }
   let next = 0;
   const result = await autocannon({
     url: url + pathname,
@@ -115,14 +224,16 @@ async function main() {
     ],
   });
   console.log(
-    `${store} store, GET ${pathname}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ${result.non2xx} non-2xx\n`,
+    `${reference ? `reference server "${store}"` : `${store} store`}, GET ${pathname}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ${result.non2xx} non-2xx\n`,
   );
-  child.kill("SIGINT");
+  child.kill("SIGTERM"); // both handstamp and the reference servers exit cleanly on it, writing the profile
   await new Promise((r) => child.once("exit", r));
   rmSync(work, { recursive: true, force: true });
   const written = readdirSync(OUT).filter((name) => !before.has(name));
   for (const name of written)
-    console.log(`${summarise(path.join(OUT, name))}\n\nprofile: bench/results/profiles/${name}`);
+    console.log(
+      `${summarise(path.join(OUT, name), result.requests.total)}\n\nprofile: bench/results/profiles/${name}`,
+    );
 }
 
 void main();
