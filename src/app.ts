@@ -18,7 +18,7 @@ import { itemCount } from "./cart/cart";
 import { createUsers, type Users } from "./auth/users";
 import type { Config } from "./config";
 import { openDatabase, type Database } from "./db";
-import { healthRouter } from "./health/routes";
+import { healthCheck } from "./health/routes";
 import { homeRouter } from "./home/routes";
 import { inspectorRouter } from "./inspector/routes";
 import { PUBLIC_DIR, VIEWS_DIR } from "./paths";
@@ -71,6 +71,9 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", config.trustProxy);
+  // Every page is Cache-Control: no-store, so a browser never revalidates one: an ETag
+  // (a hash of each page's body) would be work for nothing. Static files keep theirs.
+  app.set("etag", false);
   createViews(production).express(app);
   app.set("view engine", "njk");
   // Defaults for pages rendered before the middleware below has run (an early error).
@@ -81,7 +84,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   // Static files come before logging and sessions: no session work for a stylesheet.
   app.use(staticFiles(production));
   app.use(requestLogging(logger));
-  app.use(healthRouter({ storage, db }));
+  app.get("/healthz", healthCheck({ storage, db }));
   app.use(noStore);
   app.use(
     serialiseSessions(config, storage.locks, (err) =>

@@ -104,12 +104,14 @@ describe("pages around the site", () => {
     expect(res.headers["content-type"]).toMatch(/css/);
     expect(res.headers["set-cookie"]).toBeUndefined();
     expect(res.headers["vary"] ?? "").not.toMatch(/Cookie/);
+    expect(res.headers["etag"]).toBeDefined(); // a browser may revalidate a file
   });
 
   test("pages that depend on the session are never cached and vary on Cookie", async () => {
     const res = await t.agent().get("/");
     expect(res.headers["cache-control"]).toBe("no-store");
     expect(res.headers["vary"]).toMatch(/Cookie/);
+    expect(res.headers["etag"]).toBeUndefined(); // never revalidated, so never hashed
     expect(res.headers["x-powered-by"]).toBeUndefined();
   });
 
