@@ -1,12 +1,11 @@
 // npm run bench:profile -- <file|memory|redis|none|layers> [path] [seconds]: one handstamp
 // server under the bench's load (100 logged-in sessions, 50 connections), or the bench's
-// page with no session (none) or with handstamp's headers and log (layers), with
-// node --cpu-prof; prints
-// where its main thread's time went, by part of the request (headers, log, session layer,
-// store, lock, render...), by package and by function, as shares and µs per request (the
-// start-up and the 100 log-ins before the load are in the profile too, as "other" and about
-// 2% more requests' worth in each part). The profile itself is left in
-// bench/results/profiles/ for a flame graph (Chrome DevTools, speedscope).
+// page with no session ("none") or with handstamp's headers and log ("layers"), under
+// node --cpu-prof. Prints where the main thread's time went, as shares and µs per request:
+// by part of the request (Node's HTTP, headers, log, session layer, store, lock, render...),
+// by package and by function. The start-up and the 100 log-ins before the load are in the
+// profile too: as "other", and as about 2% more requests' worth in each part. The profile
+// itself is left in bench/results/profiles/ for a flame graph (Chrome DevTools, speedscope).
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
