@@ -10,17 +10,14 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import autocannon from "autocannon";
+import { HTTPS, postCredentials, ROOT, TSX_LOADER } from "./client";
 
-const ROOT = path.resolve(__dirname, "..");
 const OUT = path.join(ROOT, "bench", "results", "profiles");
 const [store = "file", pathname = "/", seconds = "10"] = process.argv.slice(2);
 /** The bench's reference servers that can be profiled instead of handstamp: no log-ins. */
 const REFERENCES: Record<string, Record<string, string>> = { none: {}, layers: { BENCH_APP_LAYERS: "1" } };
 const reference = REFERENCES[store];
-const TSX_LOADER = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
-const HTTPS = { "x-forwarded-proto": "https" };
 const PORT = 3123;
 
 interface Profile {
@@ -184,27 +181,11 @@ async function main() {
     ))
   )
     await new Promise((r) => setTimeout(r, 100));
-  const cookieOf = (res: Response) =>
-    res.headers
-      .getSetCookie()
-      .find((h) => h.startsWith("__Host-sid="))!
-      .split(";")[0]!;
-  const post = async (form: string) => {
-    const page = await fetch(url + form, { headers: HTTPS });
-    const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-    const res = await fetch(url + form, {
-      method: "POST",
-      redirect: "manual",
-      headers: { ...HTTPS, cookie: cookieOf(page), "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ _csrf: token, username: "bench", password: "bench password 123" }),
-    });
-    return cookieOf(res);
-  };
   const cookies: string[] = [];
   if (reference) cookies.push("");
   else {
-    await post("/signup");
-    for (let i = 0; i < 100; i++) cookies.push(await post("/login"));
+    await postCredentials(url, "__Host-sid", "/signup");
+    for (let i = 0; i < 100; i++) cookies.push(await postCredentials(url, "__Host-sid", "/login"));
   }
   let next = 0;
   const result = await autocannon({

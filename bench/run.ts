@@ -16,19 +16,16 @@ import {
 import { utimes } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import autocannon from "autocannon";
 import { sign } from "cookie-signature";
 import { generateSessionId } from "../src/sessions/ids";
+import { cookieOf, HTTPS, postCredentials, ROOT, TSX_LOADER } from "./client";
 
-const ROOT = path.resolve(__dirname, "..");
 const QUICK = process.argv.includes("--quick");
 const SETTINGS = QUICK
   ? { sessions: 100, rounds: 2, seconds: 4, connections: 50, manyFiles: 10_000, logins: 10 }
   : { sessions: 1_000, rounds: 5, seconds: 10, connections: 50, manyFiles: 100_000, logins: 30 };
 const SECRET = randomBytes(32).toString("hex");
-const TSX_LOADER = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
-const HTTPS = { "x-forwarded-proto": "https" }; // handstamp runs in production mode behind a "proxy"
 
 interface Contender {
   key: string;
@@ -144,36 +141,8 @@ async function stopServer(c: Contender): Promise<void> {
   await exited;
 }
 
-function cookieOf(res: Response, name: string): string {
-  const header = res.headers.getSetCookie().find((h) => h.startsWith(`${name}=`));
-  if (!header) throw new Error(`no ${name} cookie (status ${res.status})`);
-  return header.split(";")[0]!;
-}
-
-const tokenOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
-
-/** Opens a handstamp form page, then posts its form as the bench user: the 303's cookie. */
-async function postCredentials(c: Contender, form: "/login" | "/signup"): Promise<string> {
-  const page = await fetch(`${c.url}${form}`, { headers: HTTPS });
-  const res = await fetch(`${c.url}${form}`, {
-    method: "POST",
-    headers: {
-      ...HTTPS,
-      cookie: cookieOf(page, c.cookieName),
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    body: new URLSearchParams({
-      _csrf: tokenOf(await page.text()),
-      username: "bench",
-      password: "bench password 123",
-    }),
-    redirect: "manual",
-  });
-  if (res.status !== 303) throw new Error(`${form} failed: ${res.status}`);
-  return cookieOf(res, c.cookieName);
-}
-
-const handstampLogin = (c: Contender) => postCredentials(c, "/login");
+const postForm = (c: Contender, form: "/login" | "/signup") => postCredentials(c.url!, c.cookieName, form);
+const handstampLogin = (c: Contender) => postForm(c, "/login");
 
 async function prepareSessions(c: Contender, count: number): Promise<void> {
   if (c.sessionless) {
@@ -188,7 +157,7 @@ async function prepareSessions(c: Contender, count: number): Promise<void> {
     );
     return;
   }
-  await postCredentials(c, "/signup");
+  await postForm(c, "/signup");
   c.cookies = [];
   for (let i = 0; i < count; i += 4) {
     const batch = Math.min(4, count - i);

@@ -207,7 +207,7 @@ export class FileStore extends session.Store {
     if (!file) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
     const now = this.now();
     const bytes = Buffer.from(stringifySession(data, now));
-    const expiresAt = now + this.ttlMs(data, now);
+    const expiresAt = this.expiryFor(data, now);
     try {
       if (bytes.length > ONE_PAGE || !this.rewriteInPlace(file, bytes, now, expiresAt)) {
         this.replace(file, id, bytes, now, expiresAt);
@@ -368,8 +368,7 @@ export class FileStore extends session.Store {
     return { location: file, sizeBytes: stats.size, modifiedAt: stats.mtimeMs, expiresAt: stats.mtimeMs };
   }
 
-  private expiryFor(data: SessionData): number {
-    const now = this.now();
+  private expiryFor(data: SessionData, now = this.now()): number {
     return now + this.ttlMs(data, now);
   }
 
