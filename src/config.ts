@@ -166,6 +166,13 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
   const cwd = options.cwd ?? process.cwd();
   const databasePath = path.resolve(cwd, given.DATABASE_PATH ?? "./data/handstamp.db");
 
+  // With "on", Express believes the left-most X-Forwarded-For entry, which the client
+  // writes: every visitor could pick the address the per-address limits count.
+  if (production && parsed.success && parsed.data.TRUST_PROXY === true) {
+    problems.push(
+      `TRUST_PROXY: "${given.TRUST_PROXY}" trusts every proxy, so any client can choose its address; in production name your proxy instead: loopback (nginx on the same machine), a hop count such as 1, or the proxy's addresses`,
+    );
+  }
   if (secrets.length === 0 && (production || !options.devSecret)) {
     problems.push("SESSION_SECRET: is required in production (generate one with `npm run secret`)");
   } else if (production && secrets.some((s) => s.length < MIN_PRODUCTION_SECRET)) {

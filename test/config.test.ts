@@ -76,6 +76,28 @@ describe("configuration", () => {
     expect(parseConfig({ TRUST_PROXY: value }, { devSecret }).trustProxy).toBe(expected);
   });
 
+  test.each(["on", "true", "yes"])(
+    "TRUST_PROXY=%s is refused in production, with what to use instead",
+    (value) => {
+      const problems = problemsOf({
+        NODE_ENV: "production",
+        SESSION_SECRET: "s".repeat(32),
+        TRUST_PROXY: value,
+      });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^TRUST_PROXY: .*any client can choose its address.*loopback.*hop count/);
+    },
+  );
+
+  test.each(["loopback", "1", "10.0.0.0/8"])("TRUST_PROXY=%s is accepted in production", (value) => {
+    const config = parseConfig({
+      NODE_ENV: "production",
+      SESSION_SECRET: "s".repeat(32),
+      TRUST_PROXY: value,
+    });
+    expect(config.trustProxy).toBe(value === "1" ? 1 : value);
+  });
+
   test.each([
     ["PORT", "eighty", "PORT: must be a port number from 0 to 65535"],
     ["PORT", "70000", "PORT: must be a port number from 0 to 65535"],
