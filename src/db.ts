@@ -13,7 +13,7 @@ const MIGRATIONS: readonly string[] = [
      password_hash TEXT NOT NULL,
      created_at    INTEGER NOT NULL
    )`,
-  // The user ↔ session index (src/account/logins.ts): one row per logged-in session.
+  // The user ↔ session index (src/auth/logins.ts): one row per logged-in session.
   `CREATE TABLE logins (
      id          INTEGER PRIMARY KEY,
      session_id  TEXT NOT NULL UNIQUE,
@@ -25,6 +25,11 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX logins_by_user ON logins (user_id, expires_at);
    CREATE INDEX logins_by_expiry ON logins (expires_at)`,
+  // Revoke handles: random and opaque (src/auth/logins.ts), not the row id, which counted
+  // every log-in the site has had. Rows from before get one too.
+  `ALTER TABLE logins ADD COLUMN handle TEXT;
+   UPDATE logins SET handle = lower(hex(randomblob(16)));
+   CREATE UNIQUE INDEX logins_by_handle ON logins (handle)`,
 ];
 
 export function openDatabase(file: string): Database {

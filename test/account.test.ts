@@ -36,7 +36,7 @@ async function sessionRows(agent: Agent) {
   return [...html.matchAll(/<tr data-testid="session-row">([\s\S]*?)<\/tr>/g)].map((m) => ({
     browser: /<td>([^<]*)/.exec(m[1]!)![1]!.trim(),
     current: m[1]!.includes('data-testid="this-device"'),
-    revoke: /action="(\/account\/sessions\/\d+\/revoke)"/.exec(m[1]!)?.[1],
+    revoke: /action="(\/account\/sessions\/[^/"]+\/revoke)"/.exec(m[1]!)?.[1],
   }));
 }
 
@@ -146,7 +146,7 @@ describe("your sessions", () => {
     const victimRevoke = (await sessionRows(victim!))[0]!;
     expect(victimRevoke.revoke).toBeUndefined(); // own session: no button; take the handle from the index
     const handle = t.db
-      .prepare("SELECT l.id FROM logins l JOIN users u ON u.id = l.user_id WHERE u.username = 'victim'")
+      .prepare("SELECT l.handle FROM logins l JOIN users u ON u.id = l.user_id WHERE u.username = 'victim'")
       .pluck()
       .get();
     const res = await submit(attacker!, "/account/sessions", `/account/sessions/${handle}/revoke`);
@@ -154,6 +154,21 @@ describe("your sessions", () => {
     expect(await isLoggedIn(victim!)).toBe(true);
     const page = (await attacker!.get("/account/sessions")).text;
     expect(page).not.toContain("Firefox");
+  });
+
+  test("revoke handles are random and opaque: they do not count the site's log-ins", async () => {
+    const [laptop] = await devices("counted", [FIREFOX, SAFARI_IPHONE, "curl/8.0"]);
+    const handles = (await sessionRows(laptop!))
+      .map((row) => row.revoke && /\/account\/sessions\/([^/]+)\/revoke/.exec(row.revoke)![1]!)
+      .filter((handle) => handle !== undefined);
+    expect(handles).toHaveLength(2);
+    for (const handle of handles) expect(handle).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(new Set(handles).size).toBe(2);
+    // The row id (which a sequential handle would be) names nothing.
+    const rowId = t.db.prepare("SELECT max(id) FROM logins").pluck().get() as number;
+    const res = await submit(laptop!, "/account/sessions", `/account/sessions/${rowId}/revoke`);
+    expect(res.status).toBe(404);
+    expect(await sessionRows(laptop!)).toHaveLength(3);
   });
 
   test("a session index row goes away at log-out", async () => {

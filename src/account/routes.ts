@@ -3,6 +3,7 @@
 import { Router } from "express";
 import { requireLogin } from "../auth/requireLogin";
 import type { LoginSessions } from "../auth/loginSessions";
+import { HANDLE_PATTERN } from "../auth/logins";
 import { hashPassword, verifyPassword } from "../auth/passwords";
 import type { Users } from "../auth/users";
 import { field, passwordProblem, PASSWORD_RULE } from "../auth/validation";
@@ -63,9 +64,9 @@ export function accountRouter({ users, loginSessions }: AccountDeps): Router {
   });
 
   router.post("/account/sessions/:handle/revoke", async function revokeSession(req, res) {
-    const handle = Number(req.params.handle);
+    const handle = req.params.handle;
     const own =
-      Number.isSafeInteger(handle) &&
+      HANDLE_PATTERN.test(handle) &&
       loginSessions.liveFor(req.session.userId!).find((l) => l.handle === handle);
     if (own && own.sessionId === req.sessionID) {
       return res.status(400).render("errors/4xx", { status: 400, message: "To end this session, log out." });

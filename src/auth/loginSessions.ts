@@ -86,7 +86,7 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
     },
 
     /** Ends one of the user's other sessions; false if it is not theirs. */
-    async revoke(userId: number, handle: number): Promise<boolean> {
+    async revoke(userId: number, handle: string): Promise<boolean> {
       const login = logins.findForUser(userId, handle);
       if (!login) return false;
       await endOne(login.sessionId);
