@@ -11,8 +11,10 @@ const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
 /** The environment variables config.ts reads: its zod schema's keys, and what it takes from `given`/`env` itself. */
 function variablesReadBy(source: string): string[] {
   const names = new Set<string>();
-  const schema = /\bz\.object\(\{([\s\S]*?)\n\}\)/.exec(source);
-  for (const [, name] of schema?.[1]?.matchAll(/^ {2}([A-Z][A-Z0-9_]*)\s*:/gm) ?? []) names.add(name!);
+  // Every top-level z.object({ … }) (it closes at the start of a line): its keys are at two spaces.
+  for (const [, body] of source.matchAll(/\bz\.object\(\{([\s\S]*?)\n\}\)/g)) {
+    for (const [, name] of body!.matchAll(/^ {2}([A-Z][A-Z0-9_]*)\s*:/gm)) names.add(name!);
+  }
   for (const [, dotted, quoted] of source.matchAll(
     /\b(?:given|env)\??\.([A-Z][A-Z0-9_]*)\b|\b(?:given|env)\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]/g,
   )) {
