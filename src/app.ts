@@ -11,6 +11,7 @@ import { accountRouter } from "./account/routes";
 import { knownDeviceCookie } from "./auth/knownDevice";
 import { createLoginSessions } from "./auth/loginSessions";
 import { createLogins } from "./auth/logins";
+import { argon2Passwords, type Passwords } from "./auth/passwords";
 import { authRouter } from "./auth/routes";
 import { ACCOUNT_RULES, createThrottle, type AccountRules } from "./auth/throttle";
 import { cartRouter } from "./cart/routes";
@@ -39,6 +40,8 @@ export interface AppDeps {
   now?: () => number;
   /** The per-account log-in throttle's rules (tests shorten the delays). */
   accountRules?: AccountRules;
+  /** Password hashing (tests count the hashes; the real argon2 still runs). */
+  passwords?: Passwords;
 }
 
 export interface Handstamp {
@@ -65,6 +68,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     onError: (err, msg) => logger.error({ err: (err as Error).message }, msg),
   });
   const throttle = createThrottle(config.authRateLimit, storage.limiters, deps.accountRules ?? ACCOUNT_RULES);
+  const passwords = deps.passwords ?? argon2Passwords;
   const csrf = createCsrf();
   const production = config.env === "production";
 
@@ -108,10 +112,13 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
       loginSessions,
       throttle,
       knownDevice: knownDeviceCookie(config),
+      passwords,
       sessionCookie: { name: sessionCookieName(config), options: sessionCookieOptions(config) },
     }),
   );
-  app.use(accountRouter({ users, loginSessions }));
+  app.use(
+    accountRouter({ users, loginSessions, throttle, knownDevice: knownDeviceCookie(config), passwords }),
+  );
   app.use(inspectorRouter({ config, storage, now }));
   app.use(notFound);
   app.use(errorHandler({ logger, isCsrfError: csrf.isCsrfError, showStack: config.env === "development" }));

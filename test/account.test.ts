@@ -2,6 +2,8 @@
 // your own sessions.
 import request from "supertest";
 import {
+  cookieFrom,
+  csrfFrom,
   csrfOf,
   flashesOf,
   formErrorsOf,
@@ -50,6 +52,21 @@ async function devices(username: string, userAgents: string[]): Promise<Agent[]>
     agents.push(agent);
   }
   return agents;
+}
+
+/**
+ * Another browser holding only this session's cookie (stolen, say): not the owner's
+ * known-device cookie. It answers the password form with `fields`.
+ */
+function thiefOf(sessionCookie: string) {
+  return async function changePassword(fields: { current: string; password: string }) {
+    const page = await request(t.app).get("/account").set("Cookie", sessionCookie);
+    return request(t.app)
+      .post("/account/password")
+      .set("Cookie", sessionCookie)
+      .type("form")
+      .send({ ...fields, _csrf: csrfFrom(page.text) });
+  };
 }
 
 const t = useTestApp();
@@ -185,5 +202,43 @@ describe("your sessions", () => {
       );
     }
     expect((await request(t.app).get("/account/sessions")).status).toBe(303);
+  });
+});
+
+describe("guessing the current password", () => {
+  const NEW = { password: "the thief's own passphrase" };
+
+  test("40 wrong guesses from a stolen session lock the account: the right one is refused after them", async () => {
+    const owner = t.agent();
+    const thief = thiefOf(cookieFrom(await signUp(owner, "stolen")));
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++)
+      statuses.push((await thief({ current: `guess number ${i}`, ...NEW })).status);
+    expect(statuses).toEqual([...Array(5).fill(400), ...Array(35).fill(429)]);
+    const res = await thief({ current: PASSWORD, ...NEW });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+    expect(Number(res.headers["retry-after"])).toBeLessThanOrEqual(60);
+    expect(formErrorsOf(res.text)).toEqual([
+      "Too many wrong passwords for this account. Try again in a minute.",
+    ]);
+    expect(await isLoggedIn(owner)).toBe(true); // nothing was changed, nobody was logged out
+    expect((await logIn(owner, "stolen", PASSWORD)).status).toBe(303);
+  });
+
+  test("wrong passwords at log-in and at the password form add up to one lock", async () => {
+    const owner = t.agent();
+    const thief = thiefOf(cookieFrom(await signUp(owner, "mixed")));
+    for (let i = 0; i < 3; i++) expect((await logIn(t.agent(), "mixed", "wrong password!")).status).toBe(401);
+    for (let i = 0; i < 2; i++)
+      expect((await thief({ current: "wrong password!", ...NEW })).status).toBe(400);
+    expect((await logIn(t.agent(), "mixed", PASSWORD)).status).toBe(429);
+    expect((await thief({ current: PASSWORD, ...NEW })).status).toBe(429);
+    // The owner's browser is known: it has a budget of its own, untouched by all that.
+    const res = await submit(owner, "/account", "/account/password", {
+      current: PASSWORD,
+      password: "the owner's new passphrase",
+    });
+    expect(res.status).toBe(303);
   });
 });

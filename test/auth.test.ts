@@ -1,4 +1,5 @@
 import request from "supertest";
+import { argon2Passwords, type Passwords } from "../src/auth/passwords";
 import {
   csrfOf,
   flashesOf,
@@ -78,6 +79,24 @@ describe("sign-up", () => {
       .type("form")
       .send(`_csrf=${_csrf}&username=a1&username=b2&password=${PASSWORD}`);
     expect(res.status).toBe(400);
+  });
+});
+
+describe("sign-up with a taken name", () => {
+  // The time of an answer is not asserted (it depends on the machine): the argon2 hashes
+  // the site makes are counted instead, the real ones still running.
+  const hashes: string[] = [];
+  const counting: Passwords = {
+    ...argon2Passwords,
+    hash: (password) => (hashes.push(password), argon2Passwords.hash(password)),
+  };
+  const t = useTestApp({}, { passwords: counting });
+
+  test("costs the same argon2 hash as a free name", async () => {
+    expect((await signUp(t.agent(), "Hopper", "first passphrase")).status).toBe(303);
+    expect(hashes).toEqual(["first passphrase"]);
+    expect((await signUp(t.agent(), "hopper", "second passphrase")).status).toBe(409);
+    expect(hashes).toEqual(["first passphrase", "second passphrase"]);
   });
 });
 

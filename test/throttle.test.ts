@@ -69,6 +69,33 @@ describe("per account", () => {
   });
 });
 
+describe("names that cannot be accounts", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = makeTestApp({ AUTH_RATE_LIMIT: "off" }); // the real delays: nothing here waits them out
+  });
+  afterEach(() => t.close());
+
+  test("failing as 'victim|device' and as 'victim' does not keep the victim's own browser out", async () => {
+    const victim = t.agent();
+    await signUp(victim, "victim");
+    expect(await failTimes(t, "victim|device", 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(await failTimes(t, "victim", 5)).toEqual([401, 401, 401, 401, 401]);
+    expect((await logIn(t.agent(), "victim")).status).toBe(429); // other browsers are held
+    const res = await logIn(victim, "victim");
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe("/");
+  });
+
+  test("a name the rule forbids gets the same answer as a wrong password, and never a lock", async () => {
+    const statuses = await failTimes(t, "victim|device", 8);
+    expect(statuses).toEqual(Array(8).fill(401));
+    const res = await logIn(t.agent(), "victim|device", PASSWORD);
+    expect(res.status).toBe(401);
+    expect(formErrorsOf(res.text)).toEqual(["Invalid username or password."]);
+  });
+});
+
 describe("per client address", () => {
   let t: TestApp;
   beforeEach(() => {
@@ -83,6 +110,13 @@ describe("per client address", () => {
     expect(res.status).toBe(429);
     expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
     expect(Number(res.headers["retry-after"])).toBeLessThanOrEqual(60);
+    expect(formErrorsOf(res.text)).toEqual(["Too many attempts from your network. Try again in a minute."]);
+  });
+
+  test("log-ins with names the rule forbids count too", async () => {
+    expect(await failTimes(t, "no such | name", 3)).toEqual([401, 401, 401]);
+    const res = await logIn(t.agent(), "somebody", "anything at all");
+    expect(res.status).toBe(429);
     expect(formErrorsOf(res.text)).toEqual(["Too many attempts from your network. Try again in a minute."]);
   });
 

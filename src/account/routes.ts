@@ -1,10 +1,13 @@
-// The account pages: change the password (which ends every other session), and see and
-// end your own sessions ("your devices").
+// The account pages: change the password (which ends every other session, and is throttled
+// like log-in), and see and end your own sessions ("your devices").
 import { Router } from "express";
+import type { knownDeviceCookie } from "../auth/knownDevice";
 import { requireLogin } from "../auth/requireLogin";
 import type { LoginSessions } from "../auth/loginSessions";
 import { HANDLE_PATTERN } from "../auth/logins";
-import { hashPassword, verifyPassword } from "../auth/passwords";
+import type { Passwords } from "../auth/passwords";
+import { tooMany, waitText } from "../auth/routes";
+import type { Throttle } from "../auth/throttle";
 import type { Users } from "../auth/users";
 import { field, passwordProblem, PASSWORD_RULE } from "../auth/validation";
 import { flash } from "../http/flash";
@@ -14,9 +17,18 @@ import { describeBrowser } from "./browser";
 export interface AccountDeps {
   users: Users;
   loginSessions: LoginSessions;
+  throttle: Throttle;
+  knownDevice: ReturnType<typeof knownDeviceCookie>;
+  passwords: Passwords;
 }
 
-export function accountRouter({ users, loginSessions }: AccountDeps): Router {
+export function accountRouter({
+  users,
+  loginSessions,
+  throttle,
+  knownDevice,
+  passwords,
+}: AccountDeps): Router {
   const router = Router();
   router.use("/account", requireLogin);
 
@@ -27,17 +39,28 @@ export function accountRouter({ users, loginSessions }: AccountDeps): Router {
   router.post("/account/password", async function changePassword(req, res) {
     const current = field(req.body, "current") ?? "";
     const password = field(req.body, "password") ?? "";
+    const page = { passwordRule: PASSWORD_RULE };
     const user = users.findById(req.session.userId!);
+    // The current password is guessed here as at log-in (from a stolen session, say): the
+    // same lock, the same counts, and the browser's known-device cookie picks the budget.
+    const known = user !== undefined && knownDevice.isKnown(req, user.username);
+    const wait = user ? await throttle.accountWait(user.username, known) : 0;
+    if (wait > 0) {
+      const text = `Too many wrong passwords for this account. Try again in ${waitText(wait)}.`;
+      return tooMany(res, "account", wait, text, page);
+    }
     const errors: string[] = [];
-    if (!(await verifyPassword(user?.passwordHash, current)) || !user) {
+    if (!(await passwords.verify(user?.passwordHash, current)) || !user) {
       errors.push("Current password: that is not your password.");
+      if (user) await throttle.wrongPassword(user.username, known);
     }
     const problem = passwordProblem(password);
     if (problem) errors.push(`New ${problem.charAt(0).toLowerCase()}${problem.slice(1)}`);
     if (errors.length > 0 || !user) {
-      return res.status(400).render("account", { passwordRule: PASSWORD_RULE, errors });
+      return res.status(400).render("account", { ...page, errors });
     }
-    users.setPasswordHash(user.id, await hashPassword(password));
+    users.setPasswordHash(user.id, await passwords.hash(password));
+    await throttle.rightPassword(user.username);
     const ended = await loginSessions.endOthers(user.id, req.sessionID);
     await loginSessions.renew(req);
     flash(req, "success", `Your password was changed. ${endedText(ended)}`);

@@ -6,7 +6,7 @@ import { saveSession } from "../sessions/promises";
 import type { knownDeviceCookie } from "./knownDevice";
 import type { LoginSessions } from "./loginSessions";
 import { safeNextPath } from "./nextPath";
-import { hashPassword, verifyPassword } from "./passwords";
+import type { Passwords } from "./passwords";
 import type { Throttle } from "./throttle";
 import type { Users } from "./users";
 import { field, passwordProblem, PASSWORD_RULE, usernameProblem, USERNAME_RULE } from "./validation";
@@ -16,6 +16,7 @@ export interface AuthDeps {
   loginSessions: LoginSessions;
   throttle: Throttle;
   knownDevice: ReturnType<typeof knownDeviceCookie>;
+  passwords: Passwords;
   sessionCookie: { name: string; options: CookieOptions };
 }
 
@@ -28,7 +29,7 @@ export function waitText(seconds: number): string {
 }
 
 /** 429 with Retry-After, on the form the visitor was using. */
-function tooMany(res: Response, view: string, seconds: number, error: string, locals: object) {
+export function tooMany(res: Response, view: string, seconds: number, error: string, locals: object) {
   res.set("Retry-After", String(seconds));
   res.status(429).render(view, { ...locals, errors: [error], error });
 }
@@ -36,7 +37,14 @@ function tooMany(res: Response, view: string, seconds: number, error: string, lo
 const addressMessage = (seconds: number) =>
   `Too many attempts from your network. Try again in ${waitText(seconds)}.`;
 
-export function authRouter({ users, loginSessions, throttle, knownDevice, sessionCookie }: AuthDeps): Router {
+export function authRouter({
+  users,
+  loginSessions,
+  throttle,
+  knownDevice,
+  passwords,
+  sessionCookie,
+}: AuthDeps): Router {
   const router = Router();
   const rules = { usernameRule: USERNAME_RULE, passwordRule: PASSWORD_RULE };
 
@@ -49,17 +57,18 @@ export function authRouter({ users, loginSessions, throttle, knownDevice, sessio
     const password = field(req.body, "password") ?? "";
     const wait = await throttle.addressWait(clientAddress(req));
     if (wait > 0) return tooMany(res, "signup", wait, addressMessage(wait), { ...rules, username });
-    await throttle.signUpAttempt(clientAddress(req));
+    await throttle.attemptFrom(clientAddress(req));
     const problems = [usernameProblem(username), passwordProblem(password)].filter(Boolean);
     if (problems.length > 0) {
       return res.status(400).render("signup", { ...rules, username, errors: problems });
     }
-    const taken = ["That username is taken: choose another one."];
-    if (users.findByName(username)) {
+    // Hashed before the name is looked at: a taken name costs the same argon2 work as a
+    // free one, so the time of the answer tells nothing, and probing names stays slow.
+    const user = users.create(username, await passwords.hash(password));
+    if (!user) {
+      const taken = ["That username is taken: choose another one."];
       return res.status(409).render("signup", { ...rules, username, errors: taken });
     }
-    const user = users.create(username, await hashPassword(password));
-    if (!user) return res.status(409).render("signup", { ...rules, username, errors: taken });
     await loginSessions.start(req, user, false);
     knownDevice.remember(res, user.username);
     flash(req, "success", `Welcome, ${user.username}`);
@@ -83,6 +92,12 @@ export function authRouter({ users, loginSessions, throttle, knownDevice, sessio
     const address = clientAddress(req);
     const addressWait = await throttle.addressWait(address);
     if (addressWait > 0) return tooMany(res, "login", addressWait, addressMessage(addressWait), form);
+    // A name the rule forbids has no account: it counts against the address only, never
+    // against an account's budget (so "victim|device" cannot spend the victim's).
+    if (usernameProblem(username)) {
+      await throttle.attemptFrom(address);
+      return res.status(401).render("login", { ...form, error: INVALID_LOGIN });
+    }
     const known = knownDevice.isKnown(req, username);
     const accountWait = await throttle.accountWait(username, known);
     if (accountWait > 0) {
@@ -91,11 +106,12 @@ export function authRouter({ users, loginSessions, throttle, knownDevice, sessio
     }
     const user = users.findByName(username);
     // Unknown name or wrong password: same work, same answer.
-    if (!(await verifyPassword(user?.passwordHash, password)) || !user) {
-      await throttle.failedLogIn(username, known, address);
+    if (!(await passwords.verify(user?.passwordHash, password)) || !user) {
+      await throttle.wrongPassword(username, known);
+      await throttle.attemptFrom(address);
       return res.status(401).render("login", { ...form, error: INVALID_LOGIN });
     }
-    await throttle.succeededLogIn(username);
+    await throttle.rightPassword(username);
     await loginSessions.start(req, user, remember);
     knownDevice.remember(res, user.username);
     flash(req, "success", `Welcome back, ${user.username}`);

@@ -1,16 +1,18 @@
 // Log-in throttling, as the OWASP Authentication cheat sheet asks, with rate-limiter-flexible:
-// - per account: after 5 failed log-ins within 15 minutes, that account's log-ins are
-//   refused for a delay that doubles at each new lock (1, 2, 4, 8, then 15 minutes at
-//   most), whatever the password, so guessing stays slow. Names that match no account are
-//   counted the same way, so the answers never tell which names exist;
-// - a browser that has logged in to the account before carries a signed "known device"
-//   cookie and is not held by that lock (only by its own failures), so an attacker
-//   cannot keep the real user out by failing on purpose;
+// - per account: after 5 wrong passwords within 15 minutes (at log-in and at a password
+//   change, counted together), that account is refused for a delay that doubles at each
+//   new lock (1, 2, 4, 8, then 15 minutes at most), whatever the password, so guessing
+//   stays slow. Valid names that match no account are counted the same way, so the answers
+//   never tell which names exist; names the username rule forbids are never counted;
+// - browsers that have logged in to the account before carry a signed "known device"
+//   cookie and have a budget of their own, which failures from other browsers cannot
+//   spend, so an attacker cannot keep the real user out by failing on purpose;
 // - per client address: failed log-ins plus sign-ups beyond AUTH_RATE_LIMIT get a 429.
 // The limiters are built by a factory, so the Redis store can share them across instances.
 import { RateLimiterMemory, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { RateLimit } from "../config";
 import { SessionStoreUnavailable } from "../sessions/errors";
+import { usernameProblem } from "./validation";
 
 export interface AccountRules {
   failures: number;
@@ -43,36 +45,62 @@ export function lockoutDelayMs(n: number, rules: AccountRules = ACCOUNT_RULES): 
 }
 
 export interface Throttle {
-  /** Seconds until this account may try again (from this browser), or 0. */
+  /** Seconds until this account may be tried again (from this browser), or 0. */
   accountWait(username: string, knownDevice: boolean): Promise<number>;
   /** Seconds until this address may try again, or 0. */
   addressWait(address: string): Promise<number>;
-  failedLogIn(username: string, knownDevice: boolean, address: string): Promise<void>;
-  succeededLogIn(username: string): Promise<void>;
-  signUpAttempt(address: string): Promise<void>;
+  /** A wrong password for this account: at log-in or at a password change, one count. */
+  wrongPassword(username: string, knownDevice: boolean): Promise<void>;
+  /** A failed log-in or a sign-up from this address. */
+  attemptFrom(address: string): Promise<void>;
+  /** The right password for this account: its counts start again. */
+  rightPassword(username: string): Promise<void>;
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
-/** Names are unique whatever their case; a huge name is cut, not stored whole. */
-const accountKey = (username: string, knownDevice: boolean) =>
-  `${username.toLowerCase().slice(0, 64)}${knownDevice ? "|device" : ""}`;
+/**
+ * Names are unique whatever their case. A name that breaks the username rule cannot be an
+ * account: it gets no key, so no such name can spend (or lock) a real account's budget.
+ */
+const accountKey = (username: string) =>
+  usernameProblem(username) === undefined ? username.toLowerCase() : undefined;
 const isRejection = (err: unknown) => typeof err === "object" && err !== null && "msBeforeNext" in err;
+
+/** Turns a failure of where the counts live (Redis down) into a 503, like any store outage. */
+function guarded<A extends unknown[], R>(name: string, method: (...args: A) => Promise<R>) {
+  return async (...args: A): Promise<R> => {
+    try {
+      return await method(...args);
+    } catch (err) {
+      throw err instanceof SessionStoreUnavailable
+        ? err
+        : new SessionStoreUnavailable(`throttle ${name}`, err);
+    }
+  };
+}
 
 export function createThrottle(
   perAddress: RateLimit | undefined,
   makeLimiter: LimiterFactory = memoryLimiters,
   rules: AccountRules = ACCOUNT_RULES,
 ): Throttle {
-  const failures = makeLimiter({
-    keyPrefix: "login-fail",
-    points: rules.failures,
-    duration: seconds(rules.windowMs),
+  // One budget for the browsers that logged in to the account before, one for all the
+  // others. Each limiter has its own key prefix: the budgets never share a key, whatever
+  // the name.
+  const budget = (device: string) => ({
+    failures: makeLimiter({
+      keyPrefix: `login-fail-${device}`,
+      points: rules.failures,
+      duration: seconds(rules.windowMs),
+    }),
+    lockouts: makeLimiter({
+      keyPrefix: `login-lockouts-${device}`,
+      points: 1_000_000,
+      duration: LOCKOUT_MEMORY_S,
+    }),
   });
-  const lockouts = makeLimiter({
-    keyPrefix: "login-lockouts",
-    points: 1_000_000,
-    duration: LOCKOUT_MEMORY_S,
-  });
+  const budgets = { known: budget("known-device"), other: budget("other-device") };
+  const budgetOf = (knownDevice: boolean) => (knownDevice ? budgets.known : budgets.other);
   const address = perAddress
     ? makeLimiter({
         keyPrefix: "auth-address",
@@ -95,43 +123,36 @@ export function createThrottle(
     }
   }
 
-  const throttle: Throttle = {
-    accountWait: (username, knownDevice) =>
-      waitOn(failures, accountKey(username, knownDevice), rules.failures),
-    addressWait: async (ip) => (address ? waitOn(address, ip, address.points) : 0),
-    async failedLogIn(username, knownDevice, ip) {
-      const key = accountKey(username, knownDevice);
+  return {
+    accountWait: guarded("accountWait", async (username: string, knownDevice: boolean) => {
+      const key = accountKey(username);
+      return key === undefined ? 0 : waitOn(budgetOf(knownDevice).failures, key, rules.failures);
+    }),
+    addressWait: guarded("addressWait", async (ip: string) =>
+      address ? waitOn(address, ip, address.points) : 0,
+    ),
+    wrongPassword: guarded("wrongPassword", async (username: string, knownDevice: boolean) => {
+      const key = accountKey(username);
+      if (key === undefined) return;
+      const { failures, lockouts } = budgetOf(knownDevice);
       const counted = await spend(failures, key);
       if (counted && counted.consumedPoints >= rules.failures) {
         const lockout = await lockouts.penalty(key);
         await failures.block(key, seconds(lockoutDelayMs(lockout.consumedPoints, rules)));
       }
+    }),
+    attemptFrom: guarded("attemptFrom", async (ip: string) => {
       if (address) await spend(address, ip);
-    },
-    async succeededLogIn(username) {
-      await Promise.all([
-        failures.delete(accountKey(username, false)),
-        lockouts.delete(accountKey(username, false)),
-      ]);
-      await Promise.all([
-        failures.delete(accountKey(username, true)),
-        lockouts.delete(accountKey(username, true)),
-      ]);
-    },
-    async signUpAttempt(ip) {
-      if (address) await spend(address, ip);
-    },
+    }),
+    rightPassword: guarded("rightPassword", async (username: string) => {
+      const key = accountKey(username);
+      if (key === undefined) return;
+      await Promise.all(
+        [budgets.known, budgets.other].flatMap(({ failures, lockouts }) => [
+          failures.delete(key),
+          lockouts.delete(key),
+        ]),
+      );
+    }),
   };
-  // Where the counts live (Redis) may be down: that is a 503 like any store outage, not a 500.
-  return Object.fromEntries(
-    Object.entries(throttle).map(([name, method]) => [
-      name,
-      (...args: never[]) =>
-        (method as (...a: never[]) => Promise<unknown>)(...args).catch((err: unknown) => {
-          throw err instanceof SessionStoreUnavailable
-            ? err
-            : new SessionStoreUnavailable(`throttle ${name}`, err);
-        }),
-    ]),
-  ) as unknown as Throttle;
 }
