@@ -269,15 +269,20 @@ function createRedisLocks(
       if (!(await mutex.acquire(id, timeoutMs))) throw new SessionBusy();
       const key = prefix + id;
       const token = newToken();
+      let sent = false;
+      const tryLock = () => {
+        sent = true;
+        return takeLock(key, token);
+      };
       try {
-        for (let pause = 2; !(await guarded("lock", () => takeLock(key, token))); pause = Math.min(pause * 2, 25)) {
+        for (let pause = 2; !(await guarded("lock", tryLock)); pause = Math.min(pause * 2, 25)) {
           if (Date.now() >= giveUpAt) throw new SessionBusy();
           await guarded("lock", () => removeIfAbandoned(key));
           await sleep(pause);
         }
       } catch (err) {
-        // The SET NX may still reach Redis after this request has given up on it.
-        if (err instanceof SessionStoreUnavailable) letGo(key, token);
+        // A SET NX that got no answer may still reach Redis after this request has given up.
+        if (sent && err instanceof SessionStoreUnavailable) letGo(key, token);
         mutex.release(id);
         throw err;
       }
@@ -289,10 +294,11 @@ function createRedisLocks(
       // send the cookie to another instance.
       if (!mutex.tryAcquire(id)) return undefined;
       const key = prefix + id;
+      if (!client.isReady) return async () => mutex.release(id); // its save fails: a 503
       const token = newToken();
-      const taken = client.isReady
-        ? takeLock(key, token).catch((err: unknown) => deps.logger.error({ err }, "redis: could not lock a new session"))
-        : Promise.resolve();
+      const taken = takeLock(key, token).catch((err: unknown) =>
+        deps.logger.error({ err }, "redis: could not lock a new session"),
+      );
       return releaser(id, key, token, taken);
     },
   };
