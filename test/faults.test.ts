@@ -10,16 +10,15 @@ import { startServer, stop, type Started } from "./processes";
 import { useRedis } from "./redisServer";
 
 /**
- * Keeps `sessions` browsers each loading the counter page, one request after another,
- * until `stopAfterMs`; returns the highest count each browser saw in a complete response.
+ * Keeps each browser (cookie) loading the counter page, one request after another, and
+ * kills the server mid-load: once `killAfterMs` has passed and every browser has seen at
+ * least two pages (on a busy machine the first pages can take longer than that). Returns
+ * the highest count each browser saw in a complete response.
  */
 async function loadUntilKilled(url: string, cookies: string[], server: Started, killAfterMs: number) {
   const seen = cookies.map(() => 0);
+  const killAt = Date.now() + killAfterMs;
   let killed = false;
-  setTimeout(() => {
-    killed = true;
-    server.child.kill("SIGKILL");
-  }, killAfterMs);
   await Promise.all(
     cookies.map(async (cookie, i) => {
       while (!killed) {
@@ -29,6 +28,10 @@ async function loadUntilKilled(url: string, cookies: string[], server: Started, 
           if (res.status === 200) seen[i] = Math.max(seen[i]!, count);
         } catch {
           return; // the connection died with the server
+        }
+        if (!killed && Date.now() >= killAt && seen.every((n) => n > 1)) {
+          killed = true;
+          server.child.kill("SIGKILL");
         }
       }
     }),

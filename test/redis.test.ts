@@ -201,12 +201,46 @@ describe("Redis stopped mid-run", () => {
     expect(server.child.exitCode).toBeNull();
 
     await redis.restart();
+    // A deadline on the clock: each /healthz may itself wait for the connection a while.
+    const giveUpAt = Date.now() + 10_000;
     let status = 0;
-    for (let waited = 0; waited < 10_000 && status !== 200; waited += 100) {
+    while (status !== 200 && Date.now() < giveUpAt) {
       status = (await fetch(`${url}/healthz`)).status;
       if (status !== 200) await new Promise((r) => setTimeout(r, 100));
     }
     expect(status).toBe(200);
     expect(await getHome(url, cookie)).toEqual({ status: 200, visits: 4 });
+  });
+});
+
+/** Waits until the app answers /healthz with 200 again (the client reconnects on its own). */
+async function untilHealthy(agent: ReturnType<TestApp["agent"]>) {
+  const giveUpAt = Date.now() + 10_000;
+  while ((await agent.get("/healthz")).status !== 200) {
+    if (Date.now() > giveUpAt) throw new Error("the app did not see Redis again within 10 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("Redis killed while a request holds its session's lock", () => {
+  const redis = useRedis();
+  let t: TestApp;
+  beforeAll(() => {
+    t = makeTestApp({ SESSION_STORE: "redis", REDIS_URL: redis.url, SESSION_LOCK_TIMEOUT: "10s" });
+  });
+  afterAll(() => t.close());
+
+  test("once Redis is back, the session answers at once, not after the lock's 60 s", async () => {
+    const agent = t.agent();
+    expect(await visits(agent)).toBe(1);
+    const [id] = await t.storedIds();
+    const release = await t.storage.locks.acquire(id!); // a request in flight
+    await redis.stop("SIGKILL"); // the lock is on disk (appendfsync always)
+    await expect(release()).rejects.toThrow(); // its release cannot reach Redis
+    await redis.restart();
+    await untilHealthy(agent);
+    const res = await agent.get("/").timeout(5_000); // a generous deadline, not a measure
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('data-testid="visits">2<');
   });
 });

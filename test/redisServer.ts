@@ -19,6 +19,10 @@ export interface RedisServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port and folder (its append-only file keeps the data). */
   restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing is answered, like a long hiccup. */
+  pause(): void;
+  /** Lets a paused server run on (SIGCONT): it then reads what was sent meanwhile. */
+  resume(): void;
 }
 
 function redisBinary(): string {
@@ -83,10 +87,13 @@ export async function startRedis(): Promise<RedisServer> {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once("exit", resolve));
         child.kill(signal);
+        child.kill("SIGCONT"); // a paused server acts on its SIGTERM only once it runs again
         await exited;
       }
     },
     restart: launch,
+    pause: () => child.kill("SIGSTOP"),
+    resume: () => child.kill("SIGCONT"),
   };
 }
 

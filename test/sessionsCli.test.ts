@@ -1,6 +1,12 @@
-import { readdirSync } from "node:fs";
+// `npm run sessions`: the commands against a test app's store, and the program itself run as
+// a process, as an operator runs it.
+import { readdirSync, rmSync } from "node:fs";
+import path from "node:path";
 import { runSessionsCli } from "../src/sessions/cli";
-import { logIn, signUp, useTestApp, visits } from "./helpers";
+import { createClient } from "redis";
+import { logIn, makeTestApp, signUp, tempDir, useTestApp, visits } from "./helpers";
+import { ROOT, startProcess } from "./processes";
+import { freePort, useRedis } from "./redisServer";
 
 const MINUTE = 60_000;
 
@@ -28,7 +34,7 @@ describe("npm run sessions", () => {
     expect(run.out).toMatch(/\bcli-user\b/);
     for (const row of rows)
       expect(row).toMatch(
-        /^[A-Za-z0-9_-]{8} {2}\S.* {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/,
+        /^[A-Za-z0-9_-]{8} {2}\S.* {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}in (29|30) min$/,
       );
     expect(run.out).not.toContain(t.sessionFiles()[0]); // never the whole id
     expect(run.out).toMatch(/\d+ live sessions? in /);
@@ -100,5 +106,56 @@ describe("npm run sessions", () => {
   test("the memory store cannot be seen from another process, and says so", async () => {
     const run = await sessions({ ...t.config, sessionStore: "memory" }, ["list"]);
     expect(run).toMatchObject({ code: 1, err: expect.stringContaining("inside the server process") });
+  });
+});
+
+/**
+ * The sessions command run as `npm run sessions -- …` runs it (tsx instead of the build),
+ * killed if it has not exited after `deadlineMs`: a run that hangs fails with code null.
+ */
+async function sessionsProcess(env: Record<string, string>, args: string[], deadlineMs = 20_000) {
+  const dir = tempDir();
+  const started = startProcess(path.join(ROOT, "src", "sessions", "cli.ts"), args, env, dir);
+  const deadline = setTimeout(() => started.child.kill("SIGKILL"), deadlineMs);
+  try {
+    return await started.exited;
+  } finally {
+    clearTimeout(deadline);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("npm run sessions as a process", () => {
+  const redis = useRedis();
+
+  test("list on Redis shows each session's expiry, and the Redis URL with its password masked", async () => {
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    await admin.sendCommand(["ACL", "SETUSER", "operator", "on", ">pa55word", "~*", "+@all"]);
+    admin.destroy();
+    const t = makeTestApp({ SESSION_STORE: "redis", REDIS_URL: redis.url });
+    try {
+      await visits(t.agent());
+    } finally {
+      await t.close();
+      rmSync(t.dir, { recursive: true, force: true });
+    }
+    const url = redis.url.replace("//", "//operator:pa55word@");
+    const run = await sessionsProcess({ SESSION_STORE: "redis", REDIS_URL: url }, ["list"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}in (29|30) min\n/);
+    expect(run.stdout).toContain(`1 live session in Redis at redis://operator:***@127.0.0.1:${redis.port}`);
+    expect(run.stdout + run.stderr).not.toContain("pa55word");
+  });
+
+  test("with Redis unreachable, it exits non-zero with the error, and never shows the password", async () => {
+    const closedPort = await freePort();
+    const run = await sessionsProcess(
+      { SESSION_STORE: "redis", REDIS_URL: `redis://:pa55word@127.0.0.1:${closedPort}` },
+      ["list"],
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`Redis at redis://:***@127.0.0.1:${closedPort} is not reachable`);
+    expect(run.stdout + run.stderr).not.toContain("pa55word");
   });
 });

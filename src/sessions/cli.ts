@@ -4,6 +4,7 @@ import dotenv from "dotenv";
 import type { Config } from "../config";
 import { ConfigError, parseConfig } from "../config";
 import { shortId } from "./ids";
+import { redactUrl } from "./redis";
 import { createSessionStorage, type SessionStorage } from "./storage";
 
 export const USAGE = `usage: npm run sessions -- <command>
@@ -19,6 +20,16 @@ export interface CliIo {
 }
 
 const time = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+
+/** How far off a moment is, as a person says it: "in 29 min", "in 3 h 5 min", "in 29 d 23 h". */
+export function fromNow(ms: number, now: number): string {
+  const minutes = Math.floor((ms - now) / 60_000);
+  if (minutes < 1) return ms > now ? "in <1 min" : "now";
+  if (minutes < 60) return `in ${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `in ${hours} h ${minutes % 60} min`;
+  return `in ${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
 
 export async function runSessionsCli(args: string[], config: Config, io: CliIo): Promise<number> {
   const [command, ...rest] = args;
@@ -39,7 +50,7 @@ export async function runSessionsCli(args: string[], config: Config, io: CliIo):
       io.err("The memory store lives inside the server process: there is nothing to see from here.");
       return 1;
     }
-    return await runOn(storage, describeStore(config), command, rest, io);
+    return await runOn(storage, describeStore(config), command, rest, { ...io, now: io.now ?? Date.now });
   } catch (err) {
     io.err(`error: ${(err as Error).message}`);
     return 1;
@@ -49,12 +60,18 @@ export async function runSessionsCli(args: string[], config: Config, io: CliIo):
 }
 
 function describeStore(config: Config): string {
-  return config.sessionStore === "redis" ? `Redis at ${config.redisUrl}` : config.sessionDir;
+  return config.sessionStore === "redis" ? `Redis at ${redactUrl(config.redisUrl)}` : config.sessionDir;
 }
 
 const created = (data: { createdAt?: number }) => (data.createdAt ? time(data.createdAt) : "-".padEnd(19));
 
-async function runOn(store: SessionStorage, where: string, command: string, rest: string[], io: CliIo): Promise<number> {
+async function runOn(
+  store: SessionStorage,
+  where: string,
+  command: string,
+  rest: string[],
+  io: Required<CliIo>,
+): Promise<number> {
   switch (command) {
     case "list": {
       const sessions = await store.list();
@@ -63,9 +80,10 @@ async function runOn(store: SessionStorage, where: string, command: string, rest
         return 0;
       }
       io.out(["id      ", "user                ", "created (UTC)      ", "expires (UTC)"].join("  "));
+      const now = io.now();
       for (const s of sessions) {
         const user = (s.data.name ?? "-").padEnd(20).slice(0, 20);
-        io.out([shortId(s.id), user, created(s.data), time(s.expiresAt)].join("  "));
+        io.out([shortId(s.id), user, created(s.data), time(s.expiresAt), fromNow(s.expiresAt, now)].join("  "));
       }
       io.out(`${sessions.length} live session${sessions.length === 1 ? "" : "s"} in ${where}`);
       return 0;
@@ -83,7 +101,9 @@ async function runOn(store: SessionStorage, where: string, command: string, rest
       }
       const { id, expiresAt, data } = found[0]!;
       const shown = { ...data, ...(data.csrfToken ? { csrfToken: "(hidden)" } : {}) };
-      io.out(`session ${shortId(id)}…  created ${created(data)} UTC  expires ${time(expiresAt)} UTC`);
+      io.out(
+        `session ${shortId(id)}…  created ${created(data)} UTC  expires ${time(expiresAt)} UTC (${fromNow(expiresAt, io.now())})`,
+      );
       io.out(JSON.stringify(shown, null, 2));
       return 0;
     }

@@ -54,7 +54,7 @@ export function createRedisStorage(config: Config, deps: StorageDeps): SessionSt
   client.on("error", (err: Error) => {
     if (lost) return; // one line per outage, not one per retry
     lost = true;
-    deps.logger.error({ err: err.message, url: redactUrl(config.redisUrl) }, "redis: connection lost, reconnecting");
+    deps.logger.error({ err, url: redactUrl(config.redisUrl) }, "redis: connection lost, reconnecting");
   });
   client.on("ready", () => {
     if (lost) deps.logger.warn({ url: redactUrl(config.redisUrl) }, "redis: connected again");
@@ -164,8 +164,10 @@ export function createRedisStorage(config: Config, deps: StorageDeps): SessionSt
     check: () => guarded("ping", () => client.ping()).then(() => undefined),
     async close() {
       closed = true;
+      // Destroyed first: a client still trying to reach Redis stops retrying, and the
+      // pending attempt ends within one back-off step (connect() would wait for Redis forever).
+      if (client.isOpen) client.destroy();
       await connecting;
-      client.destroy();
     },
   };
 }
@@ -193,8 +195,16 @@ type Guard = <T>(operation: string, run: () => Promise<T>) => Promise<T>;
 
 /**
  * The in-process queue first (one request per process asks Redis), then SET NX PX in Redis.
- * The lock's value names its owner (host, pid, a random token), so a lock left by a process
- * that died on this host is taken over at once; one from another host expires on its own.
+ * The lock's value names its owner (host, pid, this lock set, a random token), so a lock
+ * left by a process that died on this host is taken over at once; one from another host
+ * expires on its own.
+ *
+ * Redis can stop answering without the connection dropping (a pause, SIGSTOP, a long fsync):
+ * the commands a request sent meanwhile stay in the socket and run when Redis goes on, after
+ * the request has given up. So a lock whose taking or release failed is let go of at once,
+ * with a release sent on the same connection (Redis runs it after the late SET NX), and
+ * again on every reconnection until it succeeds. And a lock of this very lock set, found
+ * while this process holds the session's queue, is one of these leftovers: taken over.
  */
 function createRedisLocks(
   client: ReturnType<typeof createClient>,
@@ -205,28 +215,50 @@ function createRedisLocks(
 ): SessionLocks {
   const mutex = new KeyedMutex();
   const host = hostname();
-  const newToken = () => JSON.stringify({ host, pid: process.pid, token: randomBytes(12).toString("base64url") });
+  const set = randomBytes(6).toString("base64url");
+  const newToken = () => JSON.stringify({ host, pid: process.pid, set, token: randomBytes(12).toString("base64url") });
   const takeLock = (key: string, token: string) =>
     client.set(key, token, { NX: true, PX: LOCK_HOLD_MS }).then((reply) => reply === "OK");
-  /** Removes a lock whose owner died on this host; only if it is still that very lock. */
+  const unlock = (key: string, token: string) => client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [token] });
+
+  /** Locks this process no longer wants but may still hold in Redis: token → key. */
+  const unreleased = new Map<string, string>();
+  /** Releases a lock whenever Redis can be told, without making anyone wait for it. */
+  function letGo(key: string, token: string): void {
+    unreleased.set(token, key);
+    unlock(key, token).then(
+      () => unreleased.delete(token),
+      () => undefined, // offline: sent again on the next "ready"
+    );
+  }
+  client.on("ready", () => {
+    for (const [token, key] of unreleased) letGo(key, token);
+  });
+
+  /** Removes a lock whose owner is gone: a dead process of this host, or a leftover of ours. */
   async function removeIfAbandoned(key: string): Promise<void> {
     const value = await client.get(key);
-    let owner: { host?: string; pid?: number } = {};
+    let owner: { host?: string; pid?: number; set?: string } = {};
     try {
       owner = JSON.parse(value ?? "{}") as typeof owner;
     } catch {
       return; // not one of ours: it expires on its own
     }
-    if (value && owner.host === host && typeof owner.pid === "number" && !isAlive(owner.pid)) {
-      await client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [value] });
-    }
+    const ours = owner.set === set; // we hold the session's queue: no request of ours holds it
+    const dead = owner.host === host && typeof owner.pid === "number" && !isAlive(owner.pid);
+    if (value && (ours || dead)) await unlock(key, value);
   }
   const releaser =
     (id: string, key: string, token: string, taken: Promise<unknown> = Promise.resolve()): Release =>
     async () => {
       try {
-        await taken;
-        await guarded("unlock", () => client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [token] }));
+        await guarded("unlock", async () => {
+          await taken;
+          await unlock(key, token);
+        });
+      } catch (err) {
+        letGo(key, token);
+        throw err;
       } finally {
         mutex.release(id);
       }
@@ -237,13 +269,20 @@ function createRedisLocks(
       if (!(await mutex.acquire(id, timeoutMs))) throw new SessionBusy();
       const key = prefix + id;
       const token = newToken();
+      let sent = false;
+      const tryLock = () => {
+        sent = true;
+        return takeLock(key, token);
+      };
       try {
-        for (let pause = 2; !(await guarded("lock", () => takeLock(key, token))); pause = Math.min(pause * 2, 25)) {
+        for (let pause = 2; !(await guarded("lock", tryLock)); pause = Math.min(pause * 2, 25)) {
           if (Date.now() >= giveUpAt) throw new SessionBusy();
           await guarded("lock", () => removeIfAbandoned(key));
           await sleep(pause);
         }
       } catch (err) {
+        // A SET NX that got no answer may still reach Redis after this request has given up.
+        if (sent && err instanceof SessionStoreUnavailable) letGo(key, token);
         mutex.release(id);
         throw err;
       }
@@ -255,10 +294,11 @@ function createRedisLocks(
       // send the cookie to another instance.
       if (!mutex.tryAcquire(id)) return undefined;
       const key = prefix + id;
+      if (!client.isReady) return async () => mutex.release(id); // its save fails: a 503
       const token = newToken();
-      const taken = client.isReady
-        ? takeLock(key, token).catch((err: Error) => deps.logger.error({ err: err.message }, "redis: could not lock a new session"))
-        : Promise.resolve();
+      const taken = takeLock(key, token).catch((err: unknown) =>
+        deps.logger.error({ err }, "redis: could not lock a new session"),
+      );
       return releaser(id, key, token, taken);
     },
   };
