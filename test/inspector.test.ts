@@ -3,6 +3,7 @@ import { sign } from "cookie-signature";
 import request from "supertest";
 import {
   logIn,
+  logOut,
   makeTestApp,
   reopen,
   setCookieHeaders,
@@ -53,8 +54,10 @@ describe("the session inspector", () => {
     expect(res.text).not.toContain(id); // never the whole id, not even in the file name
     expect(textOf(res.text, "cookie-id")).toBe(`${id.slice(0, 8)}…`);
     expect(textOf(res.text, "store-kind")).toBe(t.config.sessionStore);
-    const where = t.config.sessionStore === "redis" ? `^${t.config.redisPrefix}sess:` : "sessions/";
+    // Where the file lies within SESSION_DIR, or its Redis key: never a path outside it.
+    const where = t.config.sessionStore === "redis" ? `^${t.config.redisPrefix}sess:` : "(^|/)";
     expect(textOf(res.text, "record-location")).toMatch(new RegExp(`${where}${id.slice(0, 8)}…(\\.json)?$`));
+    expect(res.text).not.toContain(t.dir);
     expect(textOf(res.text, "record-size")).toMatch(/^\d+ bytes$/);
     const data = JSON.parse(section(res.text, "session-data"));
     expect(data).toMatchObject({ visits: 2, createdAt: expect.any(Number) });
@@ -84,6 +87,65 @@ describe("the session inspector", () => {
     const page = (await inspect(bob)).text;
     expect(page).not.toContain("alice-inspect");
     expect(JSON.parse(section(page, "session-data"))).toMatchObject({ visits: 1 });
+  });
+});
+
+describe("the inspector's account of every cookie", () => {
+  test.each([
+    ["development", "test", ""],
+    ["production", "production", "__Host-"],
+  ])("in %s, names and explains each cookie the browser sends", async (_, env, prefix) => {
+    const t = makeTestApp({ NODE_ENV: env });
+    try {
+      // What a browser holds after logging in, out and coming back: the session's cookie,
+      // the known device's, the log-out message's and the CSRF defence's, and one cookie
+      // of another app on the same host.
+      const held = [
+        `${prefix}sid=s%3Aanything.forged`,
+        `${prefix}device=kV3q0Xw9sTz1mYp8uLc4bNf6hRj2eAd7gKo5iWx0yQs`,
+        `${prefix}flash=logged-out`,
+        `${prefix}csrf=Yq3RkS0dXhTz9wCvLm2a`,
+        "elsewhere=another-app-on-this-host",
+      ];
+      const res = await request(t.app).get("/session").set("Cookie", held.join("; "));
+      expect(res.status).toBe(200);
+
+      for (const base of ["sid", "device", "flash", "csrf"]) {
+        expect(textOf(res.text, `cookie-name-${base}`)).toBe(`${prefix}${base}`);
+        expect(section(res.text, `cookie-about-${base}`)).toContain("sent with this request");
+        expect(section(res.text, `cookie-about-${base}`)).not.toContain("not sent");
+      }
+      expect(section(res.text, "cookie-about-device")).toMatch(
+        /keyed hash .* not the name itself\. It lasts one year/,
+      );
+      expect(section(res.text, "cookie-about-flash")).toMatch(
+        /one of a few fixed messages.*It lasts a minute/,
+      );
+      expect(section(res.text, "cookie-about-csrf")).toMatch(/random value.*signed double-submit/);
+      expect(section(res.text, "other-cookies")).toMatch(/sent cookies this site never sets: elsewhere\./);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("says which cookies this browser did not send, and gives their lifetimes as set", async () => {
+    const t = makeTestApp();
+    try {
+      const agent = t.agent();
+      const signedUp = await signUp(agent, "fresh-cookies");
+      const page = (await inspect(agent)).text;
+      expect(section(page, "cookie-about-device")).toContain("sent with this request");
+      expect(section(page, "cookie-about-flash")).toContain("not sent with this request");
+      expect(section(page, "cookie-about-csrf")).toContain("not sent with this request");
+      expect(page).not.toContain('data-testid="other-cookies"');
+      // The page's "one year" is the Max-Age the browser was given.
+      const device = setCookieHeaders(signedUp).find((line) => line.startsWith("device="))!;
+      expect(device).toContain(`Max-Age=${365 * 86_400}`);
+      const flash = setCookieHeaders(await logOut(agent)).find((line) => line.startsWith("flash="))!;
+      expect(flash).toContain("Max-Age=60;");
+    } finally {
+      await t.close();
+    }
   });
 });
 

@@ -1,13 +1,14 @@
 // GET /session: the session inspector. It shows visitors their own session as the server
 // sees it: the cookie their browser sent, the record behind it, what is stored in it,
-// its clocks, and the Cookie and Set-Cookie headers of this very request.
+// its clocks, every cookie of the site it holds, and the Cookie and Set-Cookie headers of
+// this very request.
 import path from "node:path";
+import { parse as parseCookies } from "cookie";
 import { Router, type Request, type Response } from "express";
 import type { Config } from "../config";
-import { PROJECT_ROOT } from "../paths";
 import { shortId } from "../sessions/ids";
 import { idleTimeoutMs, ttlMs } from "../sessions/lifetime";
-import { sessionCookieName, sessionCookieOptions } from "../sessions/middleware";
+import { cookieName, sessionCookieName, sessionCookieOptions } from "../sessions/middleware";
 import type { SessionStorage } from "../sessions/storage";
 
 export interface InspectorDeps {
@@ -38,6 +39,12 @@ function shortenSetCookie(header: unknown): string[] {
   });
 }
 
+/**
+ * Every cookie the site sets, by the base of its name (cookieName() adds `__Host-` in
+ * production); views/session.njk explains each. `csrf` belongs to the CSRF defence.
+ */
+const SITE_COOKIES = ["sid", "device", "flash", "csrf"] as const;
+
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 function duration(ms: number): string {
@@ -54,8 +61,9 @@ function duration(ms: number): string {
 
 export function inspectorRouter({ config, storage, now }: InspectorDeps): Router {
   const router = Router();
-  const cookieName = sessionCookieName(config);
+  const sidName = sessionCookieName(config);
   const cookieOptions = sessionCookieOptions(config);
+  const siteCookies = SITE_COOKIES.map((base) => ({ base, name: cookieName(config, base) }));
 
   router.get("/session", async function inspectSession(req: Request, res: Response) {
     const at = now();
@@ -68,22 +76,26 @@ export function inspectorRouter({ config, storage, now }: InspectorDeps): Router
       2,
     );
     const remember = data.login?.remember === true;
+    const sentCookies = Object.keys(req.headers.cookie ? parseCookies(req.headers.cookie) : {});
     const locals = {
       cookie: {
-        name: cookieName,
-        sent: req.headers.cookie?.includes(`${cookieName}=`) ?? false,
+        name: sidName,
+        sent: sentCookies.includes(sidName),
         id: req.cookieSessionId ? `${shortId(req.cookieSessionId)}…` : undefined,
         stored,
-        hostPrefix: cookieName.startsWith("__Host-"),
+        hostPrefix: sidName.startsWith("__Host-"),
         secure: cookieOptions.secure,
         sameSite: cookieOptions.sameSite,
         maxAge: remember ? duration(config.rememberMeMs) : undefined,
       },
+      rememberFor: duration(config.rememberMeMs),
+      cookies: siteCookies.map((c) => ({ ...c, sent: sentCookies.includes(c.name) })),
+      otherCookies: sentCookies.filter((name) => !siteCookies.some((c) => c.name === name)),
       record: record && {
         kind: storage.kind,
         // The whole id never goes into a page: scripts can read pages, not HttpOnly cookies.
         location: (storage.kind === "file"
-          ? path.relative(PROJECT_ROOT, record.location)
+          ? path.relative(config.sessionDir, record.location)
           : record.location
         ).replace(req.sessionID, `${shortId(req.sessionID)}…`),
         sizeBytes: record.sizeBytes,

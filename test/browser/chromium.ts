@@ -114,6 +114,75 @@ export async function accessibilityViolations(page: Page): Promise<string[]> {
   return violations;
 }
 
+/** Narrower than this many characters of its own font, a text box is a column nobody can read. */
+export const MIN_CHARS = 10;
+
+/**
+ * What a reader of the current page at the current viewport would notice is broken: the
+ * page or a part of it (a table) scrolls sideways, or a text box (an element holding text of its own) is narrower
+ * than MIN_CHARS characters of its font (unless its own text is shorter) or taller than
+ * the viewport. An inline element's text runs in the lines of the box around it, so that
+ * box's width is the one measured. axe sees none of this: a column one letter wide is
+ * still read out whole by a screen reader.
+ */
+export async function layoutProblems(page: Page): Promise<string[]> {
+  return page.evaluate((minChars) => {
+    const problems: string[] = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > root.clientWidth) {
+      problems.push(`scrolls sideways: ${root.scrollWidth} px wide in a ${root.clientWidth} px window`);
+    }
+    const pen = document.createElement("canvas").getContext("2d")!;
+    const squeeze = (text: string) => text.replace(/\s+/g, " ").trim();
+    const flowsInParent = (e: Element) => ["inline", "contents"].includes(getComputedStyle(e).display);
+    const contentWidth = (e: Element) => {
+      const style = getComputedStyle(e);
+      const sides = ["paddingLeft", "paddingRight", "borderLeftWidth", "borderRightWidth"] as const;
+      return e.getBoundingClientRect().width - sides.reduce((sum, side) => sum + parseFloat(style[side]), 0);
+    };
+    for (const element of Array.from(document.body.querySelectorAll("*"))) {
+      // A table wider than its frame is a page scrolling sideways too, only smaller; a
+      // <pre> keeps its lines whole on purpose.
+      const overflow = getComputedStyle(element).overflowX;
+      const scrolls = ["auto", "scroll"].includes(overflow) && element.tagName !== "PRE";
+      if (scrolls && element.scrollWidth > element.clientWidth + 1) {
+        const what = `<${element.tagName.toLowerCase()} class="${element.className}">`;
+        problems.push(
+          `${what} scrolls sideways: ${element.scrollWidth} px wide in ${element.clientWidth} px`,
+        );
+      }
+      const own = Array.from(element.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE);
+      // Its own text only: a child's is measured in the child, and a visually hidden one
+      // (" Classic hand stamp" after a Remove button's "Remove") is not seen at all.
+      const text = squeeze(own.map((n) => n.textContent).join(" "));
+      if (!text) continue;
+      const box = element.getBoundingClientRect();
+      // Not shown, or hidden on purpose for screen readers only (.visually-hidden).
+      if (box.width <= 1 || box.height <= 1) continue;
+      let lines: Element = element;
+      while (flowsInParent(lines) && lines.parentElement) lines = lines.parentElement;
+      const style = getComputedStyle(element);
+      pen.font = style.font || `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      const char = pen.measureText("0").width;
+      const needed = Math.min(minChars * char, pen.measureText(text).width);
+      const width = contentWidth(lines);
+      const name = `<${element.tagName.toLowerCase()}> "${text.length > 40 ? `${text.slice(0, 40)}…` : text}"`;
+      if (width + 1 < needed) {
+        const where = lines === element ? "is" : `runs in lines of its <${lines.tagName.toLowerCase()}>`;
+        problems.push(
+          `${name} ${where} ${(width / char).toFixed(1)} characters wide (fewer than ${minChars})`,
+        );
+      }
+      if (box.height > window.innerHeight) {
+        problems.push(
+          `${name} is ${Math.round(box.height)} px tall, taller than the ${window.innerHeight} px window`,
+        );
+      }
+    }
+    return problems;
+  }, MIN_CHARS);
+}
+
 /**
  * Screenshots of the main pages. `npm run screenshots` writes them to docs/screenshots for
  * the README; an ordinary test run writes them to a temporary folder.

@@ -3,6 +3,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import {
   accessibilityViolations,
   launchChromium,
+  layoutProblems,
   logInThrough,
   persistentCookies,
   screenshot,
@@ -10,6 +11,7 @@ import {
   startSite,
   stopSite,
   visitsOn,
+  WIDTHS,
   type Site,
 } from "./chromium";
 
@@ -222,4 +224,72 @@ test("the accessibility check itself catches a problem (an input with no label)"
   await page.goto(`${site.url}/login`);
   await page.evaluate(() => document.querySelector("form")!.append(document.createElement("input")));
   expect((await accessibilityViolations(page)).join("\n")).toMatch(/^label: /m);
+});
+
+/** The layout problems of the page now shown, at a phone's width and at a laptop's. */
+async function layoutAtEveryWidth(where: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const [label, size] of Object.entries(WIDTHS)) {
+    await page.setViewportSize(size);
+    found.push(...(await layoutProblems(page)).map((problem) => `${where} on a ${label}: ${problem}`));
+  }
+  return found;
+}
+
+/** The "form expired" page: a cart form sent with a token that is not the session's. */
+async function sendAStaleForm() {
+  await page.goto(`${site.url}/cart`);
+  await page.evaluate(() => {
+    document
+      .querySelectorAll<HTMLInputElement>('input[name="_csrf"]')
+      .forEach((field) => (field.value = "stale"));
+  });
+  await page.getByRole("button", { name: "Add Cookie jar to cart" }).click();
+  expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("This form has expired");
+}
+
+const EVERY_PAGE = ["/", "/login", "/signup", "/logout", "/secret", "/cart", "/session", "/account"];
+
+/** Every page, the 404 and the "form expired" page: their layout problems at both widths. */
+async function layoutOfEveryPage(): Promise<string[]> {
+  const found: string[] = [];
+  for (const path of [...EVERY_PAGE, "/account/sessions", "/nowhere"]) {
+    await page.goto(`${site.url}${path}`);
+    found.push(...(await layoutAtEveryWidth(path)));
+  }
+  await sendAStaleForm();
+  found.push(...(await layoutAtEveryWidth("the form-expired page")));
+  return found;
+}
+
+// Two tests, not one: each site's server lives at most a minute (test/processes.ts).
+test("logged out, on a phone and on a laptop, no page scrolls sideways or squeezes its text", async () => {
+  expect(await layoutOfEveryPage()).toEqual([]);
+});
+
+test("logged in, on a phone and on a laptop, no page scrolls sideways or squeezes its text", async () => {
+  await signUpIn(page, site.url, "a-rather-long-name.for_layout");
+  const elsewhere = await browser.newContext();
+  const other = await elsewhere.newPage();
+  await other.goto(`${site.url}/login`);
+  await logInThrough(other, "a-rather-long-name.for_layout");
+  await other.waitForURL(`${site.url}/`);
+  await elsewhere.close();
+  await page.goto(`${site.url}/cart`);
+  await page.getByRole("button", { name: "Add Classic hand stamp to cart" }).click();
+  await page.waitForURL(`${site.url}/cart`);
+  expect(await layoutOfEveryPage()).toEqual([]);
+});
+
+test("the layout check itself catches a squeezed column (the inspector's old grid)", async () => {
+  await signUpIn(page, site.url, "squeezed");
+  await page.goto(`${site.url}/session`);
+  await page.evaluate(() => {
+    document.querySelectorAll<HTMLElement>(".inspector dl").forEach((list) => {
+      list.style.gridTemplateColumns = "minmax(8rem, max-content) 1fr";
+    });
+  });
+  const found = (await layoutAtEveryWidth("/session")).join("\n");
+  expect(found).toMatch(/^\/session on a phone: <code> "[^"]*sid=s%3A[^"]*" .* [\d.]+ characters wide/m);
+  expect(found).toMatch(/^\/session on a phone: .* px tall, taller than the 844 px window$/m);
 });
