@@ -1,4 +1,4 @@
-// Prints, after Jest's summary, one line per suite that was not run because a program it
+// Prints, at the end of the run, one line per suite that was not run because a program it
 // needs is missing (jest.config.js, test/services.js): a run that skipped something must
 // never look like a full green run.
 const SKIPPED_TITLE = / \[skipped: (needs .*)\]$/;
