@@ -1,0 +1,56 @@
+// The programs some test suites need besides Node, and which are missing here. jest.config.js
+// reads this: without CI, the suites that need a missing program are not run and are listed
+// as skipped at the end (test/skippedReporter.js) with the command that installs it; with
+// CI=true a missing program fails the run, since CI installs them all (.ci/run).
+const fs = require("node:fs");
+const path = require("node:path");
+
+/**
+ * One entry per service. `files`: test files (or folders, ending in /) that need it whole;
+ * `projects`: Jest projects that need it whole (every file in them); tests needing it in
+ * part use describeNeeding() from test/needs.ts. A new service is one more entry here.
+ */
+const SERVICES = {
+  redis: {
+    program: "redis-server",
+    install: "apt-get install redis-server",
+    files: ["test/redis.test.ts"],
+    projects: ["redis"],
+  },
+  chromium: {
+    // What test/browser/chromium.ts launches: CHROMIUM_PATH, or Debian's chromium.
+    program: process.env.CHROMIUM_PATH ?? "chromium",
+    install: "apt-get install chromium fonts-dejavu-core",
+    files: ["test/browser/"],
+    projects: [],
+  },
+};
+
+/** The program's full path if it is a file (given with a /) or found on PATH. */
+function locate(program, env = process.env) {
+  const candidates = program.includes("/")
+    ? [program]
+    : (env.PATH ?? "").split(path.delimiter).map((dir) => path.join(dir || ".", program));
+  return candidates.find((file) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return fs.statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The services whose program is missing, by name, each with how to install it. */
+function missingServices(env = process.env, services = SERVICES) {
+  return Object.fromEntries(
+    Object.entries(services)
+      .filter(([, service]) => !locate(service.program, env))
+      .map(([name, service]) => [name, { program: service.program, install: service.install }]),
+  );
+}
+
+/** CI as .ci/run sets it: there, a missing service is a failure, never a skip. */
+const isCI = (env = process.env) => /^(1|true|yes)$/i.test(env.CI ?? "");
+
+module.exports = { SERVICES, locate, missingServices, isCI };
