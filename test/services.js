@@ -14,7 +14,7 @@ const SERVICES = {
   redis: {
     program: "redis-server",
     install: "apt-get install redis-server",
-    files: ["test/redis.test.ts"],
+    files: ["test/redis.test.ts", "test/redisPause.test.ts"],
     projects: ["redis"],
   },
   chromium: {

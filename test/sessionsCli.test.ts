@@ -6,6 +6,7 @@ import { runSessionsCli } from "../src/sessions/cli";
 import { createClient } from "redis";
 import { logIn, makeTestApp, signUp, tempDir, useTestApp, visits } from "./helpers";
 import { ROOT, startProcess } from "./processes";
+import { describeNeeding } from "./needs";
 import { freePort, useRedis } from "./redisServer";
 
 const MINUTE = 60_000;
@@ -125,7 +126,7 @@ async function sessionsProcess(env: Record<string, string>, args: string[], dead
   }
 }
 
-describe("npm run sessions as a process", () => {
+describeNeeding(["redis"], "npm run sessions as a process", () => {
   const redis = useRedis();
 
   test("list on Redis shows each session's expiry, and the Redis URL with its password masked", async () => {
