@@ -23,7 +23,7 @@ export function loadOrCreateDevSecret(dataDir: string, say: (line: string) => vo
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
   const secret = newSecret();
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, secret + "\n", { mode: 0o600 });
   say(`handstamp: SESSION_SECRET is not set; created a development secret in ${shown}`);
   return secret;
