@@ -237,7 +237,10 @@ describe("FileStore", () => {
     const id = generateSessionId();
     await store.write(id, session({ visits: 3 }));
     const past = new Date(clock.now - MINUTE).toISOString();
-    writeFileSync(fileOf(id), readFileSync(fileOf(id), "utf8").replace(/"expiresAt":"[^"]+"/, `"expiresAt":"${past}"`));
+    writeFileSync(
+      fileOf(id),
+      readFileSync(fileOf(id), "utf8").replace(/"expiresAt":"[^"]+"/, `"expiresAt":"${past}"`),
+    );
     clock.now = Date.now() + 1_000; // the sweep runs after the edit
     expect(await store.read(id)).toBeNull();
     expect(await store.sweep()).toBe(1);
@@ -285,30 +288,33 @@ describe("FileStore", () => {
   test.each([
     ["a FIFO", (file: string) => execFileSync("mkfifo", [file])],
     ["a link to a file outside the folder", (file: string, outside: string) => symlinkSync(outside, file)],
-  ])("%s named like a session file is no session, and nothing outside is read or written", async (_case, plant) => {
-    const { store, dir, fileOf, warnings } = makeStore();
-    const outside = path.join(tempDir(), "outside.json");
-    const secret = JSON.stringify(session({ visits: 99, name: "not yours" }));
-    writeFileSync(outside, secret);
-    utimesSync(outside, new Date(), new Date(Date.now() + 60 * MINUTE));
-    const id = generateSessionId();
-    plant(fileOf(id), outside);
+  ])(
+    "%s named like a session file is no session, and nothing outside is read or written",
+    async (_case, plant) => {
+      const { store, dir, fileOf, warnings } = makeStore();
+      const outside = path.join(tempDir(), "outside.json");
+      const secret = JSON.stringify(session({ visits: 99, name: "not yours" }));
+      writeFileSync(outside, secret);
+      utimesSync(outside, new Date(), new Date(Date.now() + 60 * MINUTE));
+      const id = generateSessionId();
+      plant(fileOf(id), outside);
 
-    expect(await store.read(id)).toBeNull(); // answers at once: no wait for a writer
-    await store.extend(id, session());
-    expect(await store.list()).toEqual([]);
-    expect(await store.describe(id)).toBeUndefined();
-    expect(await store.sweep()).toBe(0);
-    expect(warnings).toEqual([expect.objectContaining({ file: `${id}.json` })]);
-    expect(readFileSync(outside, "utf8")).toBe(secret);
+      expect(await store.read(id)).toBeNull(); // answers at once: no wait for a writer
+      await store.extend(id, session());
+      expect(await store.list()).toEqual([]);
+      expect(await store.describe(id)).toBeUndefined();
+      expect(await store.sweep()).toBe(0);
+      expect(warnings).toEqual([expect.objectContaining({ file: `${id}.json` })]);
+      expect(readFileSync(outside, "utf8")).toBe(secret);
 
-    // A session saved under that name gets a file of its own, in the folder.
-    await store.write(id, session({ visits: 1 }));
-    expect(lstatSync(fileOf(id)).isFile()).toBe(true);
-    expect(await store.read(id)).toMatchObject({ visits: 1 });
-    expect(readFileSync(outside, "utf8")).toBe(secret);
-    expect(readdirSync(dir)).toEqual([`${id}.json`]);
-  });
+      // A session saved under that name gets a file of its own, in the folder.
+      await store.write(id, session({ visits: 1 }));
+      expect(lstatSync(fileOf(id)).isFile()).toBe(true);
+      expect(await store.read(id)).toMatchObject({ visits: 1 });
+      expect(readFileSync(outside, "utf8")).toBe(secret);
+      expect(readdirSync(dir)).toEqual([`${id}.json`]);
+    },
+  );
 
   test("describe names the file within the folder, never the server's path to it", async () => {
     const { store, dir, clock } = makeStore(30 * MINUTE);
