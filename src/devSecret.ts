@@ -1,5 +1,5 @@
 // Outside production, a missing SESSION_SECRET is replaced by one generated once and kept
-// in the data folder (mode 0600), so a restart keeps everybody's sessions.
+// in the data folder (the file 0600, the folder 0700 when it makes it), so a restart keeps everybody's sessions.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
