@@ -1,6 +1,6 @@
 // The SQLite database (better-sqlite3): opened once per app, created and migrated on
 // first use. Migrations are numbered by SQLite's user_version.
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 
@@ -33,13 +33,30 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 export function openDatabase(file: string): Database {
-  mkdirSync(path.dirname(file), { recursive: true });
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  keepPrivate(file);
   const db = new BetterSqlite3(file);
   db.pragma("journal_mode = WAL");
   db.pragma("busy_timeout = 5000");
   db.pragma("foreign_keys = ON");
   migrate(db);
   return db;
+}
+
+/**
+ * The database holds password hashes and session ids: it is created 0600 here, before
+ * SQLite opens it, because SQLite gives the -wal and -shm files the database's own mode.
+ * Files left readable by others (as earlier versions created them) are closed too.
+ */
+function keepPrivate(file: string): void {
+  closeSync(openSync(file, "a", 0o600));
+  for (const each of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if (statSync(each).mode & 0o077) chmodSync(each, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
 }
 
 /**

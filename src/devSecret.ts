@@ -1,5 +1,5 @@
 // Outside production, a missing SESSION_SECRET is replaced by one generated once and kept
-// in the data folder (mode 0600), so a restart keeps everybody's sessions.
+// in the data folder (the file 0600, the folder 0700 when it makes it), so a restart keeps everybody's sessions.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -23,7 +23,7 @@ export function loadOrCreateDevSecret(dataDir: string, say: (line: string) => vo
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
   const secret = newSecret();
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, secret + "\n", { mode: 0o600 });
   say(`handstamp: SESSION_SECRET is not set; created a development secret in ${shown}`);
   return secret;

@@ -4,6 +4,7 @@ import dotenv from "dotenv";
 import { createApp, type Handstamp } from "./app";
 import { ConfigError, parseConfig, type Config } from "./config";
 import { loadOrCreateDevSecret } from "./devSecret";
+import { secureSessionDir } from "./sessions/storage";
 
 function fail(message: string): never {
   console.error(`handstamp: ${message}`);
@@ -30,6 +31,14 @@ function main(): void {
     fail(`cannot start: ${(err as Error).message}`);
   }
   const { app, close, storage } = handstamp;
+  if (storage.kind === "file") {
+    try {
+      const notice = secureSessionDir(config.sessionDir);
+      if (notice) console.log(`handstamp: ${notice}`);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
   storage.check().then(
     () => listen(app, config, close),
     (err: Error) => {

@@ -1,3 +1,4 @@
+import { chmodSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { openDatabase } from "../src/db";
 import { tempDir } from "./helpers";
@@ -13,6 +14,28 @@ describe("the database", () => {
     expect(second.prepare("SELECT count(*) AS n FROM users").get()).toEqual({ n: 1 });
     first.close();
     second.close();
+  });
+
+  test("its folder is created 0700, and the database and its -wal and -shm files 0600", () => {
+    const file = path.join(tempDir(), "data", "handstamp.db");
+    const db = openDatabase(file);
+    db.prepare("INSERT INTO users (username, password_hash, created_at) VALUES ('a', 'h', 0)").run();
+    const mode = (name: string) => statSync(name).mode & 0o777;
+    expect(mode(path.dirname(file))).toBe(0o700);
+    expect([mode(file), mode(`${file}-wal`), mode(`${file}-shm`)]).toEqual([0o600, 0o600, 0o600]);
+    db.close();
+  });
+
+  test("a database left readable by others (as earlier versions made it) is closed to 0600 when opened", () => {
+    const file = path.join(tempDir(), "handstamp.db");
+    openDatabase(file).close();
+    chmodSync(file, 0o644);
+    writeFileSync(`${file}-wal`, "");
+    chmodSync(`${file}-wal`, 0o644);
+    const db = openDatabase(file);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(`${file}-wal`).mode & 0o777).toBe(0o600);
+    db.close();
   });
 
   test("names are unique whatever their case", () => {

@@ -1,9 +1,13 @@
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   readdirSync,
   readFileSync,
+  renameSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -181,15 +185,151 @@ describe("FileStore", () => {
     expect(readdirSync(dir)).toEqual([`${id}.json`]);
   });
 
-  test("a file cut short while it was being created counts as expired, quietly, and is swept", async () => {
+  test("a file left empty by a crash between its creation and its write is no session, quietly, and is swept", async () => {
     const { store, fileOf, warnings, clock } = makeStore();
     const id = generateSessionId();
-    writeFileSync(fileOf(id), '{"cookie":'); // created, written in part, no expiry set yet
+    writeFileSync(fileOf(id), ""); // created, never written
     clock.now = Date.now(); // read afterwards, as the next request would
     expect(await store.read(id)).toBeNull();
     expect(warnings).toEqual([]);
+    expect(await store.sweep()).toBe(0); // it may be a session being created: left a minute
+    clock.now += 2 * MINUTE;
     expect(await store.sweep()).toBe(1);
     expect(existsSync(fileOf(id))).toBe(false);
+  });
+
+  test("the record holds its expiry, first; the file's mtime is set to it as the sweep's hint", async () => {
+    const { store, clock, fileOf } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 1 }));
+    const text = readFileSync(fileOf(id), "utf8");
+    const expiry = new Date(clock.now + 30 * MINUTE);
+    expect(text.startsWith(`{"expiresAt":"${expiry.toISOString()}",`)).toBe(true);
+    expect(Math.round(statSync(fileOf(id)).mtimeMs)).toBe(expiry.getTime());
+    expect(await store.read(id)).toEqual(session({ visits: 1, createdAt: clock.now })); // no expiresAt in it
+  });
+
+  test.each([
+    ["rewritten in place (an editor)", (file: string, text: string) => writeFileSync(file, text)],
+    [
+      "replaced by a rename (sed -i)",
+      (file: string, text: string) => {
+        writeFileSync(`${file}.edit`, text);
+        renameSync(`${file}.edit`, file);
+      },
+    ],
+  ])("a session file edited by hand, %s, keeps its session with the edited data", async (_case, save) => {
+    const { store, fileOf, clock } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 3 }));
+    clock.now = Date.now() + MINUTE; // the learner opens the file a minute later
+    save(fileOf(id), readFileSync(fileOf(id), "utf8").replace('"visits":3', '"visits":10'));
+    expect(statSync(fileOf(id)).mtimeMs).toBeLessThan(clock.now); // by the hint, expired
+    expect(await store.read(id)).toMatchObject({ visits: 10 });
+    expect(await store.sweep()).toBe(0);
+    expect(await store.read(id)).toMatchObject({ visits: 10 });
+    // The sweep put the hint back: the file is not read again until it expires.
+    expect(statSync(fileOf(id)).mtimeMs).toBeGreaterThan(clock.now);
+  });
+
+  test("an expiry edited into the past ends the session, and the sweep removes it", async () => {
+    const { store, fileOf, clock } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 3 }));
+    const past = new Date(clock.now - MINUTE).toISOString();
+    writeFileSync(
+      fileOf(id),
+      readFileSync(fileOf(id), "utf8").replace(/"expiresAt":"[^"]+"/, `"expiresAt":"${past}"`),
+    );
+    clock.now = Date.now() + 1_000; // the sweep runs after the edit
+    expect(await store.read(id)).toBeNull();
+    expect(await store.sweep()).toBe(1);
+    expect(existsSync(fileOf(id))).toBe(false);
+  });
+
+  test("touch writes the new expiry over the old one and leaves the data's bytes alone", async () => {
+    const { store, fileOf, clock } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 1 }));
+    const before = readFileSync(fileOf(id), "utf8");
+    clock.now += 10 * MINUTE;
+    await store.extend(id, session({ visits: 1 }));
+    const after = readFileSync(fileOf(id), "utf8");
+    const expiry = new Date(clock.now + 30 * MINUTE);
+    expect(after).toBe(before.replace(/"expiresAt":"[^"]+"/, `"expiresAt":"${expiry.toISOString()}"`));
+    expect(Math.round(statSync(fileOf(id)).mtimeMs)).toBe(expiry.getTime());
+  });
+
+  test("touch on a file laid out by hand rewrites it from what is on disk, with the new expiry", async () => {
+    const { store, fileOf, clock } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 1 }));
+    const record = JSON.parse(readFileSync(fileOf(id), "utf8"));
+    writeFileSync(fileOf(id), JSON.stringify({ ...record, visits: 5 }, null, 2)); // pretty, edited
+    clock.now += 10 * MINUTE;
+    await store.extend(id, session({ visits: 1 })); // the request's copy is older: not used
+    expect(await store.read(id)).toMatchObject({ visits: 5 });
+    clock.now += 35 * MINUTE; // 45 minutes after the write, 35 after the touch
+    expect(await store.read(id)).toBeNull();
+  });
+
+  test("a file written before the expiry moved into the record still expires at its mtime", async () => {
+    const { store, fileOf, clock } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    writeFileSync(fileOf(id), JSON.stringify(session({ visits: 4 })));
+    utimesSync(fileOf(id), new Date(), new Date(clock.now + 5 * MINUTE));
+    expect(await store.read(id)).toMatchObject({ visits: 4 });
+    await store.extend(id, session({ visits: 4 }));
+    expect(readFileSync(fileOf(id), "utf8")).toMatch(/^\{"expiresAt":/);
+    clock.now += 20 * MINUTE;
+    expect(await store.read(id)).toMatchObject({ visits: 4 });
+  });
+
+  test.each([
+    ["a FIFO", (file: string) => execFileSync("mkfifo", [file])],
+    ["a link to a file outside the folder", (file: string, outside: string) => symlinkSync(outside, file)],
+  ])(
+    "%s named like a session file is no session, and nothing outside is read or written",
+    async (_case, plant) => {
+      const { store, dir, fileOf, warnings } = makeStore();
+      const outside = path.join(tempDir(), "outside.json");
+      const secret = JSON.stringify(session({ visits: 99, name: "not yours" }));
+      writeFileSync(outside, secret);
+      utimesSync(outside, new Date(), new Date(Date.now() + 60 * MINUTE));
+      const id = generateSessionId();
+      plant(fileOf(id), outside);
+
+      expect(await store.read(id)).toBeNull(); // answers at once: no wait for a writer
+      await store.extend(id, session());
+      expect(await store.list()).toEqual([]);
+      expect(await store.describe(id)).toBeUndefined();
+      expect(await store.sweep()).toBe(0);
+      expect(warnings).toEqual([expect.objectContaining({ file: `${id}.json` })]);
+      expect(readFileSync(outside, "utf8")).toBe(secret);
+
+      // A session saved under that name gets a file of its own, in the folder.
+      await store.write(id, session({ visits: 1 }));
+      expect(lstatSync(fileOf(id)).isFile()).toBe(true);
+      expect(await store.read(id)).toMatchObject({ visits: 1 });
+      expect(readFileSync(outside, "utf8")).toBe(secret);
+      expect(readdirSync(dir)).toEqual([`${id}.json`]);
+    },
+  );
+
+  test("describe names the file within the folder, never the server's path to it", async () => {
+    const { store, dir, clock } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 1 }));
+    const info = await store.describe(id);
+    expect(info).toMatchObject({ location: `${id}.json`, expiresAt: clock.now + 30 * MINUTE });
+    expect(JSON.stringify(info)).not.toContain(dir);
+  });
+
+  test("fifty checks at once all pass, and leave no probe behind", async () => {
+    const { store, dir } = makeStore();
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => store.check()));
+    expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   test("the sweep removes expired sessions and stale temporary files, and keeps the rest", async () => {

@@ -1,8 +1,8 @@
 // The real entry point, as `npm start` runs it: a child process with its own environment.
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { tempDir } from "./helpers";
-import { startServer } from "./processes";
+import { startServer, stop } from "./processes";
 
 describe("the server process", () => {
   test("a bad configuration stops the start with one line naming each bad variable", async () => {
@@ -31,6 +31,49 @@ describe("the server process", () => {
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toMatch(/^handstamp: cannot start: ENOTDIR.*a-file\/sessions/);
+  });
+
+  test.each([
+    [
+      "writable by other users",
+      (dir: string) => chmodSync(dir, 0o777),
+      /is writable by other users \(mode 0777\).*: run `chmod 700 (\S+)`$/,
+    ],
+    [
+      "owned by another user",
+      (dir: string) => chownSync(dir, 4242, 4242),
+      /belongs to another user \(uid 4242; this server runs as uid \d+\).*: run `chown \d+ (\S+) && chmod 700 \S+`/,
+    ],
+  ])(
+    "a sessions folder %s stops the start with one line saying how to fix it",
+    async (_case, spoil, expected) => {
+      const dir = tempDir();
+      const sessions = path.join(dir, "sessions");
+      mkdirSync(sessions);
+      spoil(sessions);
+      const run = await startServer({}, dir).exited;
+      expect(run.code).toBe(1);
+      const lines = run.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^handstamp: SESSION_DIR /);
+      expect(lines[0]).toMatch(expected);
+      expect(expected.exec(lines[0]!)![1]).toBe(sessions);
+    },
+  );
+
+  test("a sessions folder others could list (as earlier versions made it) is closed to 0700, and it says so", async () => {
+    const dir = tempDir();
+    const sessions = path.join(dir, "sessions");
+    mkdirSync(sessions);
+    chmodSync(sessions, 0o755);
+    const server = startServer({}, dir);
+    const url = await server.listening;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(statSync(sessions).mode & 0o777).toBe(0o700);
+    const run = await stop(server);
+    expect(run.stdout).toContain(
+      `handstamp: SESSION_DIR ${sessions} could be listed by other users (mode 0755)`,
+    );
   });
 
   test("without a secret outside production, it creates one (mode 0600), says so, and keeps it", async () => {

@@ -1,4 +1,5 @@
-import { readFileSync, rmSync, statSync, utimesSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import request from "supertest";
 import {
@@ -8,9 +9,15 @@ import {
   logOut,
   sessionIdFrom,
   signUp,
+  tempDir,
   useTestApp,
   visits,
 } from "./helpers";
+
+/** The session's file as a learner opens it: its record, expiry first, then the data. */
+function recordIn(file: string): { expiresAt: string; [field: string]: unknown } {
+  return JSON.parse(readFileSync(file, "utf8"));
+}
 
 describe("sessions as files on disk", () => {
   const t = useTestApp();
@@ -52,12 +59,68 @@ describe("sessions as files on disk", () => {
       .sessionFiles()
       .find((s) => readFileSync(path.join(t.config.sessionDir, `${s}.json`), "utf8").includes('"reader"'))!;
     const file = path.join(t.config.sessionDir, `${id}.json`);
-    const before = readFileSync(file, "utf8");
-    const expiryBefore = statSync(file).mtimeMs;
+    const { expiresAt: expiryBefore, ...before } = recordIn(file);
     await new Promise((r) => setTimeout(r, 20));
     await browser.get("/secret");
-    expect(readFileSync(file, "utf8")).toBe(before);
-    expect(statSync(file).mtimeMs).toBeGreaterThan(expiryBefore);
+    const { expiresAt, ...after } = recordIn(file);
+    expect(after).toEqual(before);
+    expect(Date.parse(expiresAt)).toBeGreaterThan(Date.parse(expiryBefore));
+    // The mtime follows, as the sweep's hint: `ls -l --time-style=full-iso` shows the expiry.
+    expect(Math.round(statSync(file).mtimeMs)).toBe(Date.parse(expiresAt));
+  });
+
+  test.each([
+    [
+      "saved from an editor",
+      (file: string) => writeFileSync(file, readFileSync(file, "utf8").replace('"visits":2', '"visits":41')),
+    ],
+    ["changed with sed -i", (file: string) => execFileSync("sed", ["-i", 's/"visits":2/"visits":41/', file])],
+  ])(
+    "a session file %s by hand keeps its session, and the page shows the edited count",
+    async (_case, edit) => {
+      const browser = t.agent();
+      const id = sessionIdFrom(await browser.get("/"))!;
+      expect(await visits(browser)).toBe(2);
+      edit(path.join(t.config.sessionDir, `${id}.json`));
+      expect(await visits(browser)).toBe(42);
+      expect(await t.storage.sweep()).toBe(0);
+      expect(await visits(browser)).toBe(43);
+    },
+  );
+
+  test.each([
+    ["a FIFO", (file: string) => execFileSync("mkfifo", [file])],
+    ["a link to a file outside the folder", (file: string, outside: string) => symlinkSync(outside, file)],
+  ])("%s under a session's name is no session: the page answers, with a new one", async (_case, plant) => {
+    const browser = t.agent();
+    const id = sessionIdFrom(await browser.get("/"))!;
+    const file = path.join(t.config.sessionDir, `${id}.json`);
+    const outside = path.join(tempDir(), "outside.json");
+    const stolen = readFileSync(file, "utf8").replace('"visits":1', '"visits":77');
+    writeFileSync(outside, stolen);
+    rmSync(file);
+    plant(file, outside);
+
+    const res = await browser.get("/");
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('data-testid="visits">1<');
+    expect(sessionIdFrom(res)).not.toBe(id);
+    expect(await visits(browser)).toBe(2);
+    expect(readFileSync(outside, "utf8")).toBe(stolen);
+  });
+
+  test("the sessions folder and its locks folder are the server's alone (0700), each file 0600", async () => {
+    const browser = t.agent();
+    const id = sessionIdFrom(await browser.get("/"))!;
+    const mode = (file: string) => statSync(file).mode & 0o777;
+    expect(mode(t.config.sessionDir)).toBe(0o700);
+    expect(mode(path.join(t.config.sessionDir, ".locks"))).toBe(0o700);
+    expect(mode(path.join(t.config.sessionDir, `${id}.json`))).toBe(0o600);
+  });
+
+  test("fifty overlapping /healthz probes all answer 200", async () => {
+    const answers = await Promise.all(Array.from({ length: 50 }, () => request(t.app).get("/healthz")));
+    expect(answers.map((res) => res.status)).toEqual(answers.map(() => 200));
   });
 
   test("a session whose file was deleted is gone: the visitor starts again", async () => {
@@ -173,8 +236,9 @@ describe("the sweep", () => {
   test("the server removes expired session files on its own, every SESSION_SWEEP_INTERVAL", async () => {
     const expired = sessionIdFrom(await request(t.app).get("/"))!;
     const live = sessionIdFrom(await request(t.app).get("/"))!;
-    const past = new Date(Date.now() - 60_000);
-    utimesSync(path.join(t.config.sessionDir, `${expired}.json`), past, past); // the mtime is the expiry
+    const file = path.join(t.config.sessionDir, `${expired}.json`);
+    const past = new Date(Date.now() - 60_000).toISOString(); // the expiry is in the record
+    writeFileSync(file, readFileSync(file, "utf8").replace(/"expiresAt":"[^"]+"/, `"expiresAt":"${past}"`));
     for (let waited = 0; t.sessionFiles().includes(expired) && waited < 5_000; waited += 100) {
       await new Promise((r) => setTimeout(r, 100));
     }

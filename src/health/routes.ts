@@ -3,25 +3,46 @@
 // Mounted before the session layer: a probe never creates a session. A handler on its
 // path rather than a Router of its own: a Router that matches nothing ends with a turn of
 // the event loop (setImmediate), and every page request would pay it on its way past.
+// A flood of probes costs at most one real check a second: probes that arrive while a
+// check runs share it, and a healthy answer is reused for a second. A failed one is not:
+// the next probe checks again, so a store that comes back is reported at once.
 import type { RequestHandler } from "express";
 import type { Database } from "../db";
 import type { SessionStorage } from "../sessions/storage";
 
-export function healthCheck(deps: { storage: SessionStorage; db: Database }): RequestHandler {
+/** How long a healthy answer stands for the probes that follow it. */
+export const HEALTHY_FOR_MS = 1_000;
+
+type Status = "ok" | "unavailable";
+
+interface Health {
+  ok: boolean;
+  store: Status;
+  database: Status;
+}
+
+export interface HealthDeps {
+  storage: SessionStorage;
+  db: Database;
+  now?: () => number;
+}
+
+export function healthCheck(deps: HealthDeps): RequestHandler {
+  const now = deps.now ?? Date.now;
+  let last: { startedAt: number; health: Promise<Health>; ok?: boolean } | undefined;
+
+  function currentHealth(): Promise<Health> {
+    const at = now();
+    const running = last !== undefined && last.ok === undefined;
+    if (last && (running || (last.ok && at - last.startedAt < HEALTHY_FOR_MS))) return last.health;
+    const check = { startedAt: at, health: checkAll(deps), ok: undefined as boolean | undefined };
+    void check.health.then((health) => (check.ok = health.ok));
+    last = check;
+    return check.health;
+  }
+
   return async function checkHealth(_req, res) {
-    const [store, database] = await Promise.all([
-      deps.storage.check().then(
-        () => "ok",
-        () => "unavailable",
-      ),
-      Promise.resolve()
-        .then(() => deps.db.prepare("SELECT 1").get())
-        .then(
-          () => "ok",
-          () => "unavailable",
-        ),
-    ]);
-    const ok = store === "ok" && database === "ok";
+    const { ok, store, database } = await currentHealth();
     res.set("Cache-Control", "no-store");
     // The store is named: with Redis, this is the check that Redis answers.
     res.status(ok ? 200 : 503).json({
@@ -31,4 +52,21 @@ export function healthCheck(deps: { storage: SessionStorage; db: Database }): Re
       database,
     });
   };
+}
+
+/** One real check of both; never rejects. */
+async function checkAll({ storage, db }: HealthDeps): Promise<Health> {
+  const [store, database] = await Promise.all([
+    storage.check().then(
+      (): Status => "ok",
+      (): Status => "unavailable",
+    ),
+    Promise.resolve()
+      .then(() => db.prepare("SELECT 1").get())
+      .then(
+        (): Status => "ok",
+        (): Status => "unavailable",
+      ),
+  ]);
+  return { ok: store === "ok" && database === "ok", store, database };
 }

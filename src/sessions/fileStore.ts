@@ -1,29 +1,40 @@
 // Server-side sessions on disk, one JSON file per session (like Flask-Session's
 // "filesystem" type), written for express-session.
 //
-// The file's modification time is the session's expiry time, not its last access:
-// - `touch` is a single utimes() call: it never rewrites the data, so it cannot undo
-//   a concurrent `set`;
-// - the sweep decides with stat() alone, without reading or parsing any file;
-// - each session may have its own lifetime (remember-me), and the sweep still knows.
+// The record holds its own expiry, first, as `"expiresAt": "<ISO time>"`, and that is the
+// truth: a learner who opens the file, changes `visits` and reloads sees the new number,
+// whatever the editor did to the file's times. The file's modification time is set to the
+// same expiry, but only as the sweep's hint (`ls -l --time-style=full-iso` shows it):
+// - the sweep skips, without reading them, files whose mtime is still ahead; it reads the
+//   others and deletes only those whose record says expired;
+// - `touch` writes the new expiry over the old one in place: the same bytes at the same
+//   place, one write() at offset 0 that never rewrites the data, so it cannot undo a
+//   concurrent `set`; a file reformatted by hand is rewritten whole from what is on disk
+//   (the per-session lock keeps the other requests of that session out meanwhile);
+// - each session may have its own lifetime (remember-me), and the record says it.
 //
 // A request's reads and writes are synchronous system calls, like better-sqlite3's: on a
 // local disk each takes microseconds, less than handing it to libuv's thread pool and
 // back (measured in the README's "Speed" section). The sweep and the listing, which visit
 // every file, stay asynchronous and yield between batches.
 //
+// A session file is opened with O_NOFOLLOW and O_NONBLOCK, and used only if it is a regular
+// file: a link, a FIFO or a folder under a session's name is no session, and the server
+// neither blocks on it nor reads or writes anything outside the folder through it.
+//
 // No write ever leaves half a session behind, even if the process is killed mid-write:
 // - a session of at most one page (4 KiB, nearly all of them) is rewritten in place with
 //   one write() at offset 0, padded with spaces to the file's old length (JSON ignores
 //   them). Linux copies one page whole or not at all, even for SIGKILL. This avoids the
 //   create-and-rename that ext4 makes expensive (it flushes the new data first);
-// - a new session's file is created, written, and only then given its expiry: until then
-//   its mtime is in the past, so it counts as expired, is never read, and is swept;
+// - a new session's file is created empty, then written with that one write(): a crash in
+//   between leaves an empty file, which is no session, and which the sweep removes;
 // - a larger session goes through a temporary file in the same folder, renamed over the
 //   old one: a crash leaves either the old session or the new one.
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  constants,
   fstatSync,
   futimesSync,
   openSync,
@@ -31,8 +42,8 @@ import {
   readSync,
   renameSync,
   unlinkSync,
-  utimesSync,
   writeSync,
+  type Stats,
 } from "node:fs";
 import path from "node:path";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
@@ -64,10 +75,10 @@ export interface StoredSession {
 
 /** Where a session is kept, for the inspector. */
 export interface RecordInfo {
-  /** The file, the Redis key, or a phrase for the memory store. */
+  /** The file's name within SESSION_DIR, the Redis key, or a phrase for the memory store. */
   location: string;
   sizeBytes?: number;
-  /** The file's mtime, which this store uses as the expiry. */
+  /** The file's mtime, which this store sets to the expiry as the sweep's hint. */
   modifiedAt?: number;
   expiresAt?: number;
   /** Redis: the key's time to live. */
@@ -79,19 +90,63 @@ const SUFFIX = ".json";
 const ONE_PAGE = 4096;
 const SPACE = 0x20;
 const TEMP_SUFFIX = ".tmp";
-/** A temporary file older than this was left by a crash. */
+/** A temporary file, or a session file that is not a record, untouched this long was left by a crash. */
 const STALE_TEMP_MS = 60_000;
 /** Files stat()ed at once by the sweep; it yields to the event loop between batches. */
 const SWEEP_BATCH = 64;
 const MAX_REPORTED = 1_000;
+/** Never follow a link out of the folder; never wait for a writer on a FIFO. */
+const READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const REWRITE = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** How every record this store writes begins: the expiry, always the same length. */
+const HEAD = /^\{"expiresAt":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/;
+const HEAD_LENGTH = '{"expiresAt":"2026-01-01T00:00:00.000Z"'.length;
 
 /** A session as JSON, stamped with when it was first stored (every store uses this). */
 export function stringifySession(data: SessionData, now: number): string {
   return JSON.stringify(data.createdAt === undefined ? { ...data, createdAt: now } : data);
 }
 
+/** A session's record on disk: its expiry first, where a reader of the file sees it, then the data. */
+function recordText(data: SessionData, now: number, expiresAt: number): string {
+  const { expiresAt: _stale, ...rest } = data as SessionData & { expiresAt?: unknown };
+  return stringifySession({ expiresAt: new Date(expiresAt).toISOString(), ...rest } as SessionData, now);
+}
+
+interface SessionRecord {
+  data: SessionData;
+  expiresAt: number;
+}
+
+/** What a file under a session's name holds. */
+type Found = (SessionRecord & { stats: Stats }) | "missing" | "unusable";
+
+/** The record in a file's text. Throws when the text is not one. */
+function parseRecord(text: string, stats: Stats): SessionRecord {
+  const parsed: unknown = JSON.parse(text);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new Error("not a JSON object");
+  }
+  const { expiresAt, ...data } = parsed as { expiresAt?: unknown };
+  // Files written before the expiry moved into the record kept it in their mtime.
+  const expiry = expiresAt === undefined ? stats.mtimeMs : Date.parse(String(expiresAt));
+  if (Number.isNaN(expiry)) throw new Error("expiresAt is not a date");
+  return { data: data as SessionData, expiresAt: expiry };
+}
+
+class NotARegularFile extends Error {
+  constructor(stats: Stats) {
+    super(`not a regular file (${stats.isFIFO() ? "a FIFO" : stats.isDirectory() ? "a folder" : "a special file"})`);
+    this.name = "NotARegularFile";
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException)?.code;
+}
+
 function isMissing(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException)?.code === "ENOENT";
+  return errorCode(err) === "ENOENT";
 }
 
 /** Runs a synchronous operation for a callback-style method. */
@@ -112,12 +167,23 @@ function writeAll(fd: number, bytes: Buffer, position: number): void {
   }
 }
 
-/** The whole content of an open file of `size` bytes. */
-function readAll(fd: number, size: number): string {
+/** The first `size` bytes of an open file (fewer if it is shorter). */
+function readStart(fd: number, size: number): Buffer {
   const buffer = Buffer.allocUnsafe(size);
   let done = 0;
   for (let n = -1; done < size && n !== 0; done += n) n = readSync(fd, buffer, done, size - done, done);
-  return buffer.toString("utf8", 0, done);
+  return buffer.subarray(0, done);
+}
+
+/** Opens a session's file, and keeps it open only if it is a regular file. */
+function openRegular(file: string, flags: number): { fd: number; stats: Stats } {
+  const fd = openSync(file, flags);
+  const stats = fstatSync(fd);
+  if (!stats.isFile()) {
+    closeSync(fd);
+    throw new NotARegularFile(stats);
+  }
+  return { fd, stats };
 }
 
 export class FileStore extends session.Store {
@@ -180,25 +246,58 @@ export class FileStore extends session.Store {
   private readNow(id: string): SessionData | null {
     const file = this.fileFor(id);
     if (!file) return null;
+    const found = this.findNow(file);
+    return typeof found === "object" && found.expiresAt > this.now() ? found.data : null;
+  }
+
+  /** The record in a session's file. Anything unusable but an empty file is logged once. */
+  private findNow(file: string): Found {
     let text: string;
+    let stats: Stats;
     try {
-      const fd = openSync(file, "r");
+      const opened = openRegular(file, READ);
       try {
-        const stats = fstatSync(fd);
-        if (stats.mtimeMs <= this.now()) return null;
-        text = readAll(fd, stats.size);
+        stats = opened.stats;
+        text = readStart(opened.fd, stats.size).toString("utf8");
       } finally {
-        closeSync(fd);
+        closeSync(opened.fd);
       }
     } catch (err) {
-      if (!isMissing(err)) this.reportOnce(file, err);
-      return null;
+      if (isMissing(err)) return "missing";
+      this.reportOnce(file, err);
+      return "unusable";
     }
+    return this.parsed(file, text, stats);
+  }
+
+  /** findNow's twin for the sweep and the listing, which must not hold the event loop. */
+  private async find(file: string): Promise<Found> {
+    let text: string;
+    let stats: Stats;
     try {
-      return JSON.parse(text) as SessionData;
+      const handle = await fs.open(file, READ);
+      try {
+        stats = await handle.stat();
+        if (!stats.isFile()) throw new NotARegularFile(stats);
+        text = await handle.readFile("utf8");
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      if (isMissing(err)) return "missing";
+      this.reportOnce(file, err);
+      return "unusable";
+    }
+    return this.parsed(file, text, stats);
+  }
+
+  private parsed(file: string, text: string, stats: Stats): Found {
+    if (text === "") return "unusable"; // created, then the process died before its one write
+    try {
+      return { ...parseRecord(text, stats), stats };
     } catch (err) {
       this.reportOnce(file, err);
-      return null;
+      return "unusable";
     }
   }
 
@@ -206,41 +305,51 @@ export class FileStore extends session.Store {
     const file = this.fileFor(id);
     if (!file) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
     const now = this.now();
-    const bytes = Buffer.from(stringifySession(data, now));
     const expiresAt = this.expiryFor(data, now);
     try {
-      if (bytes.length > ONE_PAGE || !this.rewriteInPlace(file, bytes, now, expiresAt)) {
-        this.replace(file, id, bytes, now, expiresAt);
-      }
+      this.put(file, id, Buffer.from(recordText(data, now, expiresAt)), now, expiresAt);
     } catch (err) {
       throw new SessionStoreUnavailable("set", err);
     }
     this.reported.delete(file);
   }
 
+  private put(file: string, id: string, bytes: Buffer, now: number, expiresAt: number): void {
+    if (bytes.length > ONE_PAGE || !this.rewriteInPlace(file, bytes, now, expiresAt)) {
+      this.replace(file, id, bytes, now, expiresAt);
+    }
+  }
+
   /**
-   * One write() of at most a page at offset 0, then the expiry. Creates the file when
-   * there is none. False when the file is larger than a page (it needs a rename).
+   * One write() of at most a page at offset 0, then the expiry hint. Creates the file when
+   * there is none. False when the file is larger than a page, or is not a regular file (a
+   * link, a FIFO): it is then replaced by a rename, which never goes through it.
    */
   private rewriteInPlace(file: string, bytes: Buffer, now: number, expiresAt: number): boolean {
     let fd: number;
     try {
-      fd = openSync(file, "r+");
+      fd = openSync(file, REWRITE);
     } catch (err) {
+      if (errorCode(err) === "ELOOP") return false; // a symbolic link
       if (!isMissing(err)) throw err;
-      fd = openSync(file, "wx", 0o600); // new: mtime now, so expired until complete
+      fd = openSync(file, "wx", 0o600); // O_EXCL: never through a link either
     }
     try {
-      const size = fstatSync(fd).size;
-      if (size > ONE_PAGE) return false;
-      const padded = size > bytes.length ? Buffer.alloc(size, SPACE) : bytes;
-      if (padded !== bytes) bytes.copy(padded);
-      writeAll(fd, padded, 0);
-      futimesSync(fd, now / 1000, expiresAt / 1000);
+      const stats = fstatSync(fd);
+      if (!stats.isFile() || stats.size > ONE_PAGE) return false;
+      this.overwrite(fd, stats.size, bytes, now, expiresAt);
       return true;
     } finally {
       closeSync(fd);
     }
+  }
+
+  /** The record written at offset 0 of an open file of at most a page, padded to its old length. */
+  private overwrite(fd: number, size: number, bytes: Buffer, now: number, expiresAt: number): void {
+    const padded = size > bytes.length ? Buffer.alloc(size, SPACE) : bytes;
+    if (padded !== bytes) bytes.copy(padded);
+    writeAll(fd, padded, 0);
+    futimesSync(fd, now / 1000, expiresAt / 1000);
   }
 
   /** A temporary file in the same folder, renamed over the session's file. */
@@ -265,14 +374,48 @@ export class FileStore extends session.Store {
     }
   }
 
+  /**
+   * The new expiry over the old one: the record's first bytes, same length, one write()
+   * that leaves the data alone. Never creates the file: a deleted session stays deleted.
+   */
   private extendNow(id: string, data: SessionData): void {
     const file = this.fileFor(id);
     if (!file) return;
+    const now = this.now();
+    const expiresAt = this.expiryFor(data, now);
+    let opened: { fd: number; stats: Stats };
     try {
-      utimesSync(file, this.now() / 1000, this.expiryFor(data) / 1000);
+      opened = openRegular(file, REWRITE);
     } catch (err) {
-      if (!isMissing(err)) throw new SessionStoreUnavailable("touch", err);
+      if (isMissing(err) || errorCode(err) === "ELOOP" || err instanceof NotARegularFile) return;
+      throw new SessionStoreUnavailable("touch", err);
     }
+    const { fd, stats } = opened;
+    try {
+      const head = `{"expiresAt":"${new Date(expiresAt).toISOString()}"`;
+      if (HEAD.test(head) && HEAD.test(readStart(fd, HEAD_LENGTH).toString("latin1"))) {
+        writeAll(fd, Buffer.from(head), 0);
+        futimesSync(fd, now / 1000, expiresAt / 1000);
+      } else {
+        this.reformat(fd, file, id, stats, now, expiresAt);
+      }
+    } catch (err) {
+      throw new SessionStoreUnavailable("touch", err);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * A record laid out by hand (or by an older version) gets its expiry by being written
+   * again whole, from what is on disk now, not from the request's copy.
+   */
+  private reformat(fd: number, file: string, id: string, stats: Stats, now: number, expiresAt: number): void {
+    const found = this.parsed(file, readStart(fd, stats.size).toString("utf8"), stats);
+    if (typeof found !== "object") return; // not a record: nothing to extend
+    const bytes = Buffer.from(recordText(found.data, now, expiresAt));
+    if (stats.size <= ONE_PAGE && bytes.length <= ONE_PAGE) this.overwrite(fd, stats.size, bytes, now, expiresAt);
+    else this.replace(file, id, bytes, now, expiresAt);
   }
 
   private removeNow(id: string): void {
@@ -288,31 +431,47 @@ export class FileStore extends session.Store {
   /** Every live session, for the command line. Unreadable files are skipped. */
   async list(): Promise<StoredSession[]> {
     const sessions: StoredSession[] = [];
+    const now = this.now();
     await this.eachFile(async (name, file) => {
       const id = name.slice(0, -SUFFIX.length);
       if (!name.endsWith(SUFFIX) || !isSessionId(id)) return;
-      const data = await this.read(id);
-      if (!data) return;
-      const stats = await fs.stat(file).catch(() => undefined);
-      if (stats) sessions.push({ id, expiresAt: stats.mtimeMs, data });
+      const found = await this.find(file);
+      if (typeof found === "object" && found.expiresAt > now) {
+        sessions.push({ id, expiresAt: found.expiresAt, data: found.data });
+      }
     });
     return sessions.sort((a, b) => b.expiresAt - a.expiresAt);
   }
 
   /**
-   * Removes expired sessions and temporary files left by a crash. Reads no session:
-   * one stat() per file, in small batches that give the event loop back in between.
+   * Removes expired sessions and files left by a crash. The mtime is only a hint: a file
+   * whose mtime has not passed is not even read; the others (expired, or edited by hand)
+   * are read, and go only if their record says expired, or if they are no record and have
+   * not been written for a minute (a younger one may be a session being created).
    */
   async sweep(): Promise<number> {
     let removed = 0;
     const now = this.now();
+    const unlink = (file: string) => fs.unlink(file).then(() => true, () => false);
     await this.eachFile(async (name, file) => {
       const temp = name.endsWith(TEMP_SUFFIX);
       if (!temp && !name.endsWith(SUFFIX)) return;
-      const stats = await fs.stat(file).catch(() => undefined);
-      if (!stats) return;
-      const dead = temp ? stats.ctimeMs < now - STALE_TEMP_MS : stats.mtimeMs <= now;
-      if (dead && (await fs.unlink(file).then(() => true, () => false)) && !temp) removed += 1;
+      const stats = await fs.lstat(file).catch(() => undefined);
+      if (!stats?.isFile()) return;
+      const old = stats.ctimeMs < now - STALE_TEMP_MS;
+      if (temp) {
+        if (old) await unlink(file);
+        return;
+      }
+      if (stats.mtimeMs > now) return;
+      const found = await this.find(file);
+      if (found === "missing") return;
+      if (found === "unusable" ? old : found.expiresAt <= now) {
+        if (await unlink(file)) removed += 1;
+      } else if (found !== "unusable") {
+        // Alive, with a stale hint (edited by hand): put the hint back, to skip it next time.
+        await fs.lutimes(file, now / 1000, found.expiresAt / 1000).catch(() => undefined);
+      }
     });
     return removed;
   }
@@ -338,10 +497,11 @@ export class FileStore extends session.Store {
   /**
    * Whether sessions can be stored: the folder exists and a file can really be written in
    * it (a read-only disk or a full one fails here even for root). For /healthz and the start.
+   * Each check writes a probe of its own: two checks at once never delete each other's.
    */
   async check(): Promise<void> {
-    const probe = path.join(this.dir, `.probe-${process.pid}${TEMP_SUFFIX}`);
-    await fs.writeFile(probe, "", { mode: 0o600 });
+    const probe = path.join(this.dir, `.probe-${process.pid}-${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
+    await fs.writeFile(probe, "", { mode: 0o600, flag: "wx" });
     await fs.unlink(probe);
   }
 
@@ -360,12 +520,16 @@ export class FileStore extends session.Store {
     await Promise.all(batch);
   }
 
-  /** The file behind a session, its size and its expiry (mtime); undefined when there is none. */
+  /**
+   * The file behind a session (its name only: the server's folders are nobody's business),
+   * its size, its mtime and the expiry its record holds; undefined when there is none.
+   */
   async describe(id: string): Promise<RecordInfo | undefined> {
     const file = this.fileFor(id);
-    const stats = file ? await fs.stat(file).catch(() => undefined) : undefined;
-    if (!file || !stats) return undefined;
-    return { location: file, sizeBytes: stats.size, modifiedAt: stats.mtimeMs, expiresAt: stats.mtimeMs };
+    const found = file ? await this.find(file) : undefined;
+    if (!file || typeof found !== "object") return undefined;
+    const { stats, expiresAt } = found;
+    return { location: path.basename(file), sizeBytes: stats.size, modifiedAt: stats.mtimeMs, expiresAt };
   }
 
   private expiryFor(data: SessionData, now = this.now()): number {

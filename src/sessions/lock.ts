@@ -186,7 +186,7 @@ export function createFileLocks(dir: string, timeoutMs: number, holdMs = LOCK_HO
       return;
     }
     try {
-      mkdirSync(dir);
+      mkdirSync(dir, 0o700); // lock names are session ids: nobody else may list them
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }

@@ -1,7 +1,7 @@
 // Chooses and builds the session store from the config. Each kind is one case here:
 // the rest of the app sees an express-session Store, the per-session lock, and a few
 // operations of its own (for the CLI, the inspector, revoking, /healthz).
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import type session from "express-session";
 import type { LimiterFactory } from "../auth/throttle";
@@ -71,7 +71,8 @@ function createMemoryStorage(config: Config, deps: StorageDeps): SessionStorage 
 }
 
 function createFileStorage(config: Config, deps: StorageDeps): SessionStorage {
-  mkdirSync(config.sessionDir, { recursive: true });
+  // The file names are session ids: whoever can list the folder can use them.
+  mkdirSync(config.sessionDir, { recursive: true, mode: 0o700 });
   const store = new FileStore({
     dir: config.sessionDir,
     ttlMs: (data, now) => ttlMs(config, data, now),
@@ -92,6 +93,44 @@ function createFileStorage(config: Config, deps: StorageDeps): SessionStorage {
     check: () => store.check(),
     close: sweeper.stop,
   };
+}
+
+export class UnsafeSessionDir extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnsafeSessionDir";
+  }
+}
+
+/**
+ * The start's check of SESSION_DIR, as OpenSSH checks the files that hold its keys. Its
+ * file names are session ids, so whoever can list it can use them, and whoever can write
+ * in it can plant or swap sessions. Throws UnsafeSessionDir, saying how to fix it, when
+ * the folder belongs to another user or others may write in it. A folder that others may
+ * only list (0755: how earlier versions created it) is this user's to close: it becomes
+ * 0700, and the returned line says so.
+ */
+export function secureSessionDir(dir: string): string | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined; // Windows: no owners and modes to check
+  const stats = statSync(dir);
+  const mode = (stats.mode & 0o7777).toString(8).padStart(4, "0");
+  if (stats.uid !== uid) {
+    throw new UnsafeSessionDir(
+      `SESSION_DIR ${dir} belongs to another user (uid ${stats.uid}; this server runs as uid ${uid}), ` +
+        `who can read and change every session in it: run \`chown ${uid} ${dir} && chmod 700 ${dir}\`, ` +
+        `or set SESSION_DIR to a folder of this user's`,
+    );
+  }
+  if (stats.mode & 0o022) {
+    throw new UnsafeSessionDir(
+      `SESSION_DIR ${dir} is writable by other users (mode ${mode}), who could plant or swap ` +
+        `session files in it: run \`chmod 700 ${dir}\``,
+    );
+  }
+  if (!(stats.mode & 0o077)) return undefined;
+  chmodSync(dir, 0o700);
+  return `SESSION_DIR ${dir} could be listed by other users (mode ${mode}), and its file names are session ids: made it 0700`;
 }
 
 /**
