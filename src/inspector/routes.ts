@@ -2,7 +2,6 @@
 // sees it: the cookie their browser sent, the record behind it, what is stored in it,
 // its clocks, every cookie of the site it holds, and the Cookie and Set-Cookie headers of
 // this very request.
-import path from "node:path";
 import { parse as parseCookies } from "cookie";
 import { Router, type Request, type Response } from "express";
 import type { Config } from "../config";
@@ -94,10 +93,8 @@ export function inspectorRouter({ config, storage, now }: InspectorDeps): Router
       record: record && {
         kind: storage.kind,
         // The whole id never goes into a page: scripts can read pages, not HttpOnly cookies.
-        location: (storage.kind === "file"
-          ? path.relative(config.sessionDir, record.location)
-          : record.location
-        ).replace(req.sessionID, `${shortId(req.sessionID)}…`),
+        // The file's name within SESSION_DIR, or the Redis key: never a path on the server.
+        location: record.location.replace(req.sessionID, `${shortId(req.sessionID)}…`),
         sizeBytes: record.sizeBytes,
         modifiedAt: iso(record.modifiedAt),
         expiresAt: iso(record.expiresAt),
