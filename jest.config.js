@@ -8,7 +8,17 @@ const common = {
 };
 
 /** The tests of what a visitor does, whatever the store. */
-const APP_TESTS = ["home", "auth", "cart", "account", "inspector", "throttle", "badInput"];
+const APP_TESTS = [
+  "home",
+  "auth",
+  "cart",
+  "account",
+  "inspector",
+  "throttle",
+  "badInput",
+  "cookieless",
+  "flash",
+];
 
 /** @type {import('jest').Config} */
 module.exports = {

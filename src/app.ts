@@ -12,7 +12,7 @@ import { knownDeviceCookie } from "./auth/knownDevice";
 import { createLoginSessions } from "./auth/loginSessions";
 import { createLogins } from "./auth/logins";
 import { authRouter } from "./auth/routes";
-import { ACCOUNT_RULES, createThrottle, type AccountRules } from "./auth/throttle";
+import { ACCOUNT_RULES, createThrottle, memoryLimiters, type AccountRules } from "./auth/throttle";
 import { cartRouter } from "./cart/routes";
 import { itemCount } from "./cart/cart";
 import { createUsers, type Users } from "./auth/users";
@@ -26,6 +26,7 @@ import { createCsrf } from "./http/csrf";
 import { errorHandler, notFound } from "./http/errors";
 import { flashMiddleware } from "./http/flash";
 import { sessionCookieName, sessionCookieOptions, sessionMiddleware } from "./sessions/middleware";
+import { createAdmission } from "./sessions/admission";
 import { saveBeforeAnswering } from "./sessions/saveFirst";
 import { serialiseSessions } from "./sessions/serialise";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
@@ -64,8 +65,10 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     now,
     onError: (err, msg) => logger.error({ err: (err as Error).message }, msg),
   });
-  const throttle = createThrottle(config.authRateLimit, storage.limiters, deps.accountRules ?? ACCOUNT_RULES);
-  const csrf = createCsrf();
+  const limiters = storage.limiters ?? memoryLimiters;
+  const throttle = createThrottle(config.authRateLimit, limiters, deps.accountRules ?? ACCOUNT_RULES);
+  const admission = createAdmission(config, { logger, limiters });
+  const csrf = createCsrf(config);
   const production = config.env === "production";
 
   const app = express();
@@ -86,15 +89,18 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   app.use(requestLogging(logger));
   app.get("/healthz", healthCheck({ storage, db }));
   app.use(noStore);
+  app.use(admission.refusePlainHttpForms);
   app.use(
     serialiseSessions(config, storage.locks, (err) =>
       logger.error({ err: (err as Error).message }, "could not release a session lock"),
     ),
   );
   app.use(sessionMiddleware(config, storage.store));
-  app.use(saveBeforeAnswering);
-  app.use(loginSessions.check);
+  app.use(saveBeforeAnswering(admission));
   app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }));
+  // After the body, not before: a session revoked while its request's body was still on
+  // the way must not finish that request logged in.
+  app.use(loginSessions.check);
   app.use(csrf.expose);
   app.use(flashMiddleware(config));
   app.use(exposeUser);
