@@ -8,7 +8,17 @@ const path = require("node:path");
 const { SERVICES, isCI, missingServices } = require("./test/services");
 
 /** The tests of what a visitor does, whatever the store. */
-const APP_TESTS = ["home", "auth", "cart", "account", "inspector", "throttle", "badInput"];
+const APP_TESTS = [
+  "home",
+  "auth",
+  "cart",
+  "account",
+  "inspector",
+  "throttle",
+  "badInput",
+  "cookieless",
+  "flash",
+];
 
 const missing = missingServices();
 if (isCI() && Object.keys(missing).length > 0) {

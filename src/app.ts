@@ -13,7 +13,7 @@ import { createLoginSessions } from "./auth/loginSessions";
 import { createLogins } from "./auth/logins";
 import { argon2Passwords, type Passwords } from "./auth/passwords";
 import { authRouter } from "./auth/routes";
-import { ACCOUNT_RULES, createThrottle, type AccountRules } from "./auth/throttle";
+import { ACCOUNT_RULES, createThrottle, memoryLimiters, type AccountRules } from "./auth/throttle";
 import { cartRouter } from "./cart/routes";
 import { itemCount } from "./cart/cart";
 import { createUsers, type Users } from "./auth/users";
@@ -27,6 +27,7 @@ import { createCsrf } from "./http/csrf";
 import { errorHandler, notFound } from "./http/errors";
 import { flashMiddleware } from "./http/flash";
 import { sessionCookieName, sessionCookieOptions, sessionMiddleware } from "./sessions/middleware";
+import { createAdmission } from "./sessions/admission";
 import { saveBeforeAnswering } from "./sessions/saveFirst";
 import { serialiseSessions } from "./sessions/serialise";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
@@ -67,9 +68,12 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     now,
     onError: (err, msg) => logger.error({ err: (err as Error).message }, msg),
   });
-  const throttle = createThrottle(config.authRateLimit, storage.limiters, deps.accountRules ?? ACCOUNT_RULES);
+  const limiters = storage.limiters ?? memoryLimiters;
+  const throttle = createThrottle(config.authRateLimit, limiters, deps.accountRules ?? ACCOUNT_RULES);
+  const admission = createAdmission(config, { logger, limiters });
   const passwords = deps.passwords ?? argon2Passwords;
-  const csrf = createCsrf();
+  const knownDevice = knownDeviceCookie(config);
+  const csrf = createCsrf(config);
   const production = config.env === "production";
 
   const app = express();
@@ -90,15 +94,18 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   app.use(requestLogging(logger));
   app.get("/healthz", healthCheck({ storage, db }));
   app.use(noStore);
+  app.use(admission.refusePlainHttpForms);
   app.use(
     serialiseSessions(config, storage.locks, (err) =>
       logger.error({ err: (err as Error).message }, "could not release a session lock"),
     ),
   );
   app.use(sessionMiddleware(config, storage.store));
-  app.use(saveBeforeAnswering);
-  app.use(loginSessions.check);
+  app.use(saveBeforeAnswering(admission));
   app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }));
+  // After the body, not before: a session revoked while its request's body was still on
+  // the way must not finish that request logged in.
+  app.use(loginSessions.check);
   app.use(csrf.expose);
   app.use(flashMiddleware(config));
   app.use(exposeUser);
@@ -111,14 +118,12 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
       users,
       loginSessions,
       throttle,
-      knownDevice: knownDeviceCookie(config),
+      knownDevice,
       passwords,
       sessionCookie: { name: sessionCookieName(config), options: sessionCookieOptions(config) },
     }),
   );
-  app.use(
-    accountRouter({ users, loginSessions, throttle, knownDevice: knownDeviceCookie(config), passwords }),
-  );
+  app.use(accountRouter({ users, loginSessions, throttle, knownDevice, passwords }));
   app.use(inspectorRouter({ config, storage, now }));
   app.use(notFound);
   app.use(errorHandler({ logger, isCsrfError: csrf.isCsrfError, showStack: config.env === "development" }));

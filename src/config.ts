@@ -26,6 +26,8 @@ export interface Config {
   readonly rememberMeMs: number;
   /** Failed log-ins plus sign-ups allowed per client address per window; undefined = off. */
   readonly authRateLimit: RateLimit | undefined;
+  /** New sessions without a log-in stored per client address per window; undefined = off. */
+  readonly sessionCreateLimit: RateLimit | undefined;
   /** For SESSION_STORE=redis. */
   readonly redisUrl: string;
   /** Every key this app writes in Redis starts with it. */
@@ -73,7 +75,7 @@ const duration = (example: string) =>
     return ms;
   });
 
-const rateLimit = z.string().transform((text, ctx): RateLimit | undefined => {
+function parseRateLimit(text: string, ctx: z.RefinementCtx): RateLimit | undefined {
   const value = text.trim().toLowerCase();
   if (value === "off") return undefined;
   const match = /^(\d{1,6})\/(.+)$/.exec(value);
@@ -83,7 +85,14 @@ const rateLimit = z.string().transform((text, ctx): RateLimit | undefined => {
     return z.NEVER;
   }
   return { points: Number(match[1]), windowMs };
-});
+}
+
+/** Not `.default()`: zod applies it to an "off" (undefined) result too. */
+const rateLimit = (byDefault: RateLimit) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => (text === undefined ? byDefault : parseRateLimit(text, ctx)));
 
 const redisUrl = z
   .string()
@@ -127,7 +136,8 @@ const schema = z.object({
   SESSION_SWEEP_INTERVAL: duration("5m").default(5 * UNITS_MS.m),
   SESSION_ABSOLUTE_TIMEOUT: duration("12h").default(12 * UNITS_MS.h),
   REMEMBER_ME_DURATION: duration("30d").default(30 * UNITS_MS.d),
-  AUTH_RATE_LIMIT: rateLimit.default({ points: 30, windowMs: 15 * UNITS_MS.m }),
+  AUTH_RATE_LIMIT: rateLimit({ points: 30, windowMs: 15 * UNITS_MS.m }),
+  SESSION_CREATE_LIMIT: rateLimit({ points: 60, windowMs: UNITS_MS.m }),
   REDIS_URL: redisUrl,
   REDIS_PREFIX: z
     .string()
@@ -202,6 +212,7 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
     sessionAbsoluteTimeoutMs: values.SESSION_ABSOLUTE_TIMEOUT,
     rememberMeMs: values.REMEMBER_ME_DURATION,
     authRateLimit: values.AUTH_RATE_LIMIT,
+    sessionCreateLimit: values.SESSION_CREATE_LIMIT,
     redisUrl: values.REDIS_URL.trim(),
     redisPrefix: values.REDIS_PREFIX,
   });

@@ -161,3 +161,23 @@ describe("configuration", () => {
     expect(parseDuration(text)).toBe(ms);
   });
 });
+
+describe("SESSION_CREATE_LIMIT", () => {
+  test("allows 60 new sessions a minute per address unless set", () => {
+    expect(parseConfig({}, { devSecret }).sessionCreateLimit).toEqual({ points: 60, windowMs: 60_000 });
+  });
+
+  test.each([
+    ["100/5m", { points: 100, windowMs: 300_000 }],
+    ["off", undefined],
+    ["OFF", undefined],
+  ])("%s is read like AUTH_RATE_LIMIT", (value, expected) => {
+    expect(parseConfig({ SESSION_CREATE_LIMIT: value }, { devSecret }).sessionCreateLimit).toEqual(expected);
+  });
+
+  test.each(["60", "0/1m", "60/soon", "-1/1m"])("%s is refused with how to fix it", (value) => {
+    expect(problemsOf({ SESSION_CREATE_LIMIT: value })).toEqual([
+      "SESSION_CREATE_LIMIT: must be a count per duration (for example 30/15m) or off",
+    ]);
+  });
+});

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import request from "supertest";
 import type TestAgent from "supertest/lib/agent";
 import { createApp, type AppDeps, type Handstamp } from "../src/app";
@@ -46,6 +46,8 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
       SESSION_SECRET: TEST_SECRET,
       SESSION_DIR: path.join(dir, "sessions"),
       DATABASE_PATH: path.join(dir, "data", "handstamp.db"),
+      // Every test visitor comes from one address: the cap on new sessions has its own tests.
+      SESSION_CREATE_LIMIT: "off",
       ...storeEnv(),
       ...env,
     },
@@ -188,4 +190,30 @@ export function cookieFrom(res: { headers: Record<string, unknown> }, name = "si
   const line = setCookieHeaders(res).find((c) => c.startsWith(`${name}=`));
   if (!line) throw new Error(`the response sets no ${name} cookie`);
   return line.split(";")[0]!;
+}
+
+/** A logger that keeps what it writes, for tests about what the operator is told. */
+export function capturedLog(): { logger: Logger; lines: () => { level: number; msg: string }[] } {
+  const written: string[] = [];
+  const logger = pino({ level: "info" }, { write: (line: string) => void written.push(line) });
+  return { logger, lines: () => written.map((line) => JSON.parse(line) as { level: number; msg: string }) };
+}
+
+/** Many page views, a few at a time (as many browsers would), each without any cookie. */
+export async function cookielessViews(
+  t: TestApp,
+  path: string,
+  count: number,
+  headers: Record<string, string> = {},
+) {
+  const responses: request.Response[] = [];
+  for (let start = 0; start < count; start += 20) {
+    const batch = Array.from({ length: Math.min(20, count - start) }, () => {
+      const req = request(t.app).get(path);
+      for (const [name, value] of Object.entries(headers)) req.set(name, value);
+      return req;
+    });
+    responses.push(...(await Promise.all(batch)));
+  }
+  return responses;
 }

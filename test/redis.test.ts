@@ -25,7 +25,12 @@ async function postForm(
 ) {
   const form = await fetch(`${url}${page}`, { headers: { cookie } });
   const sent = sidOf(form);
-  const jar = sent ?? cookie;
+  // A visitor without a session gets its form's token with a csrf cookie instead.
+  const csrf = form.headers
+    .getSetCookie()
+    .find((c) => c.startsWith("csrf="))
+    ?.split(";")[0];
+  const jar = [sent ?? cookie, csrf].filter(Boolean).join("; ");
   const res = await fetch(`${url}${action}`, {
     method: "POST",
     headers: { cookie: jar, "content-type": "application/x-www-form-urlencoded" },

@@ -3,6 +3,7 @@
 import { readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { runSessionsCli } from "../src/sessions/cli";
+import { generateSessionId } from "../src/sessions/ids";
 import { createClient } from "redis";
 import { logIn, makeTestApp, signUp, tempDir, useTestApp, visits } from "./helpers";
 import { ROOT, startProcess } from "./processes";
@@ -41,20 +42,17 @@ describe("npm run sessions", () => {
     expect(run.out).toMatch(/\d+ live sessions? in /);
   });
 
-  test("show prints one session's data with the CSRF token hidden", async () => {
-    const browser = t.agent();
-    await browser.get("/login"); // stores a CSRF token
-    const ids = t.sessionFiles();
-    const withToken = [];
-    for (const id of ids) {
-      const run = await sessions(t.config, ["show", id.slice(0, 12)]);
-      if (run.out.includes("csrfToken")) withToken.push(run);
-    }
-    expect(withToken.length).toBeGreaterThan(0);
-    for (const run of withToken) {
-      expect(run.code).toBe(0);
-      expect(run.out).toContain('"csrfToken": "(hidden)"');
-    }
+  test("show hides the CSRF token of a record written by an earlier version", async () => {
+    // Tokens are no longer kept in sessions (src/http/csrf.ts), but older records hold one.
+    const id = generateSessionId();
+    const data = { cookie: { originalMaxAge: null, httpOnly: true, path: "/" }, csrfToken: "from-csrf-sync" };
+    await new Promise<void>((resolve, reject) =>
+      t.storage.store.set(id, data as never, (err) => (err ? reject(err) : resolve())),
+    );
+    const run = await sessions(t.config, ["show", id.slice(0, 12)]);
+    expect(run.code).toBe(0);
+    expect(run.out).toContain('"csrfToken": "(hidden)"');
+    expect(run.out).not.toContain("from-csrf-sync");
   });
 
   test("show says so when no session or several match", async () => {

@@ -1,25 +1,96 @@
-// CSRF protection with csrf-sync: a synchroniser token kept in the session and sent
-// back by every state-changing form in a hidden `_csrf` field.
-import { csrfSync } from "csrf-sync";
+// CSRF protection without anything kept in the session, so a page with a form stores
+// nothing. Every state-changing form sends a hidden `_csrf` field holding an HMAC (keyed
+// with the first SESSION_SECRET, checked against each one):
+// - of the session id, for a visitor with a stored session (OWASP's HMAC-based token);
+// - for a visitor without one, of a random value in a small cookie of its own, `csrf`
+//   (OWASP's signed double-submit cookie). Such a token stays good once a session
+//   exists (the first page of a visit had no session yet), but only while nobody is
+//   logged in: log-in gives a new session id, so a token seen before it is refused after.
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { parse as parseCookies } from "cookie";
 import type { NextFunction, Request, Response } from "express";
+import { isLoggedIn } from "../auth/requireLogin";
 import { field } from "../auth/validation";
+import type { Config } from "../config";
+import { cookieName, sessionCookieOptions } from "../sessions/middleware";
+import { hasStoredSession } from "../sessions/serialise";
+
+/** 32 random bytes, base64url; a token (an HMAC-SHA256) has the same length. */
+const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
+const TOKEN_LENGTH = 43;
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export class InvalidCsrfToken extends Error {
+  readonly status = 403;
+  constructor() {
+    super("invalid CSRF token");
+    this.name = "InvalidCsrfToken";
+  }
+}
 
 export type Csrf = ReturnType<typeof createCsrf>;
 
-export function createCsrf() {
-  const csrf = csrfSync({
-    getTokenFromRequest: (req) => field(req.body, "_csrf"),
-    size: 32,
-  });
+export function csrfCookieName(config: Config): string {
+  return cookieName(config, "csrf");
+}
+
+export function createCsrf(config: Config) {
+  const name = csrfCookieName(config);
+  const options = sessionCookieOptions(config);
+
+  const tokenFor = (secret: string, boundTo: string) =>
+    createHmac("sha256", secret).update(`handstamp-csrf\0${boundTo}`).digest("base64url");
+
+  function cookieValue(req: Request): string | undefined {
+    if (!req.headers.cookie?.includes(name)) return undefined;
+    const value = parseCookies(req.headers.cookie)[name];
+    return value !== undefined && COOKIE_VALUE.test(value) ? value : undefined;
+  }
+
+  /** What a valid token of this request may be an HMAC of. */
+  function acceptedBindings(req: Request): string[] {
+    const bindings = hasStoredSession(req) ? [`session\0${req.sessionID}`] : [];
+    // A form from before the session existed (the first page of a visit), while nobody is logged in.
+    const value = cookieValue(req);
+    if (value !== undefined && !isLoggedIn(req)) bindings.push(`cookie\0${value}`);
+    return bindings;
+  }
+
+  function isValid(req: Request): boolean {
+    const given = Buffer.from(field(req.body, "_csrf") ?? "");
+    if (given.length !== TOKEN_LENGTH) return false;
+    let valid = false;
+    // Every secret verifies (rotation). No early exit: a valid token costs what a wrong one does.
+    for (const secret of config.sessionSecrets) {
+      for (const binding of acceptedBindings(req)) {
+        if (timingSafeEqual(given, Buffer.from(tokenFor(secret, binding)))) valid = true;
+      }
+    }
+    return valid;
+  }
+
+  /** The token of this request's forms (and the cookie it needs, if the visitor has no session). */
+  function issue(req: Request, res: Response): string {
+    if (hasStoredSession(req)) return tokenFor(config.sessionSecrets[0]!, `session\0${req.sessionID}`);
+    let value = cookieValue(req);
+    if (value === undefined) {
+      value = randomBytes(32).toString("base64url");
+      res.cookie(name, value, options);
+    }
+    return tokenFor(config.sessionSecrets[0]!, `cookie\0${value}`);
+  }
+
   return {
-    protect: csrf.csrfSynchronisedProtection,
-    isCsrfError: (err: unknown) => err === csrf.invalidCsrfTokenError,
-    /** A fresh token, for after log-in: a token seen before log-in is not reused after it. */
-    rotate: (req: Request) => csrf.generateToken(req, true),
     /** Lets templates ask for the token only where a form needs one. */
-    expose(req: Request, res: Response, next: NextFunction) {
-      res.locals.csrfToken = () => csrf.generateToken(req);
+    expose(req: Request, res: Response, next: NextFunction): void {
+      let token: string | undefined;
+      res.locals.csrfToken = (): string => (token ??= issue(req, res));
       next();
     },
+    protect(req: Request, _res: Response, next: NextFunction): void {
+      if (SAFE_METHODS.has(req.method) || isValid(req)) return next();
+      next(new InvalidCsrfToken());
+    },
+    isCsrfError: (err: unknown) => err instanceof InvalidCsrfToken,
   };
 }

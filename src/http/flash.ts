@@ -1,26 +1,37 @@
 // Flash messages (Flask's flash / get_flashed_messages): kept in the session until the
 // next page is rendered, shown once, then gone.
 //
-// Log-out is the exception: it deletes the session, so its message travels in a small
-// cookie of its own that names one of a few fixed messages (never free text).
+// Log-out and "please log in" are the exceptions: the first deletes the session, the
+// second is mostly for visitors who have none (and must not get a stored session for
+// it), so their message travels in a small cookie of its own that names one of a few
+// fixed messages (never free text).
+//
+// Only the last few messages are kept: redirects that are never followed (a script
+// posting the same form) must not grow the session without end.
 import { parse as parseCookies } from "cookie";
 import type { NextFunction, Request, Response } from "express";
 import type { SessionData } from "express-session";
 import type { Config } from "../config";
 import { cookieName, sessionCookieOptions } from "../sessions/middleware";
 
-export type FlashCategory = "success" | "error" | "info";
 export type FlashMessage = SessionData["flash"][number];
+export type FlashCategory = FlashMessage["category"];
+
+/** More messages than a page can sensibly show: older ones are dropped. */
+export const FLASH_KEPT = 10;
 
 export function flash(req: Request, category: FlashCategory, text: string): void {
-  (req.session.flash ??= []).push({ category, text });
+  const messages = (req.session.flash ??= []);
+  messages.push({ category, text });
+  if (messages.length > FLASH_KEPT) messages.splice(0, messages.length - FLASH_KEPT);
 }
 
 /** Messages that can outlive the session, by the key their cookie carries. */
 const SESSIONLESS: Record<string, FlashMessage> = {
   "logged-out": { category: "info", text: "You have been logged out." },
+  "login-required": { category: "error", text: "Please log in to see this page." },
 };
-export type SessionlessFlash = "logged-out";
+export type SessionlessFlash = "logged-out" | "login-required";
 
 export function flashCookieName(config: Config): string {
   return cookieName(config, "flash");

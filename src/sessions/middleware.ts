@@ -18,6 +18,11 @@ declare module "express-session" {
     createdAt: number;
     /** Set at log-in (src/sessions/lifetime.ts). */
     login: LoginRecord;
+    /**
+     * Records written before the CSRF token moved to its own cookie hold one: the
+     * inspector and the CLI still hide it until those records expire.
+     */
+    csrfToken?: string;
   }
 }
 

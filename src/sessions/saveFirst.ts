@@ -4,8 +4,14 @@
 // is saved before the response starts; if that fails, the visitor gets the 503 page instead
 // and nothing claims to be saved. A session saved here is not touched again by
 // express-session afterwards (one write per request, not a write and a touch).
+//
+// Every write, here or by a handler's own save, first asks `mayStore` (admission.ts). A
+// session refused there is dropped before the response starts, so express-session
+// neither stores it nor sends its cookie; the page itself is answered as usual.
 import type { NextFunction, Request, Response } from "express";
 import type { Session, SessionData } from "express-session";
+import type { Admission } from "./admission";
+import { hasStoredSession } from "./serialise";
 
 /** Marks a session this middleware has just written, so the store skips its touch. */
 export const JUST_SAVED = Symbol("handstamp.justSaved");
@@ -27,26 +33,66 @@ export function markSaved(req: Request): void {
   if (req.session) lastSaved.set(req, snapshot(req.session));
 }
 
-export function saveBeforeAnswering(req: Request, res: Response, next: NextFunction): void {
-  markSaved(req); // as loaded
-  const end = res.end as (...args: unknown[]) => Response;
-  res.end = function answerAfterSaving(...args: unknown[]) {
-    const session = req.session;
-    if (!session || snapshot(session) === lastSaved.get(req)) return end.apply(res, args);
-    res.end = end as Response["end"];
-    session.save((err?: unknown) => {
-      if (err) {
+type SaveCallback = (err?: unknown) => void;
+
+export function saveBeforeAnswering({ mayStore, isPlainHttp }: Pick<Admission, "mayStore" | "isPlainHttp">) {
+  const refused = new WeakSet<Request>();
+
+  /** Handlers save too (before a redirect): those writes ask first as well. */
+  function askBeforeSaving(req: Request, session: Session): void {
+    const save = session.save.bind(session);
+    session.save = function saveIfAllowed(callback?: SaveCallback) {
+      mayStore(req).then(
+        (allowed) => {
+          if (allowed) return save(callback);
+          refused.add(req);
+          callback?.();
+        },
+        (err: unknown) => callback?.(err),
+      );
+      return session;
+    };
+  }
+
+  /** express-session neither saves nor sends a cookie for a request with no session. */
+  function drop(req: Request): void {
+    (req as { session?: unknown }).session = undefined;
+  }
+
+  return function saveBeforeAnswering(req: Request, res: Response, next: NextFunction): void {
+    markSaved(req); // as loaded
+    if (req.session) askBeforeSaving(req, req.session);
+    const end = res.end as (...args: unknown[]) => Response;
+    res.end = function answerAfterSaving(...args: unknown[]) {
+      const session = req.session;
+      // Not even a touch over plain HTTP; and a new session left empty (a revoked one
+      // replaced) is not worth a record.
+      if (session && (refused.has(req) || isPlainHttp(req) || (!hasStoredSession(req) && snapshot(session) === "{}"))) {
+        drop(req);
+      }
+      if (!req.session || snapshot(req.session) === lastSaved.get(req)) return end.apply(res, args);
+      res.end = end as Response["end"];
+      const fail = (err: unknown) => {
         // Nothing of this response has gone out: answer with the error page instead, and
         // leave the session alone (express-session would try to save it again).
-        (req as { session?: unknown }).session = undefined;
+        drop(req);
         res.locals.currentUser = undefined;
         res.locals.csrfToken = () => "";
-        return next(err);
-      }
-      Object.defineProperty(session, JUST_SAVED, { value: true, configurable: true });
-      end.apply(res, args);
-    });
-    return res;
-  } as Response["end"];
-  next();
+        next(err);
+      };
+      mayStore(req).then((allowed) => {
+        if (!allowed) {
+          drop(req);
+          return end.apply(res, args);
+        }
+        session!.save((err?: unknown) => {
+          if (err) return fail(err);
+          Object.defineProperty(session, JUST_SAVED, { value: true, configurable: true });
+          end.apply(res, args);
+        });
+      }, fail);
+      return res;
+    } as Response["end"];
+    next();
+  };
 }

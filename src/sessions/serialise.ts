@@ -31,6 +31,14 @@ export function signedSessionId(
 }
 
 /**
+ * Whether this request's session was loaded from the store (the cookie named a stored
+ * session, and it has not been replaced since), rather than made for this request.
+ */
+export function hasStoredSession(req: Request): boolean {
+  return req.session !== undefined && req.cookieSessionId !== undefined && req.sessionID === req.cookieSessionId;
+}
+
+/**
  * express-session writes a persistent cookie with Expires only; Max-Age (which wins in
  * every current browser, and does not depend on the client's clock) is added here.
  */

@@ -1,0 +1,79 @@
+// Which sessions may be stored. A session loaded from the store may be saved again; a new
+// one only if its cookie can reach the browser and its client address has not made too
+// many already (SESSION_CREATE_LIMIT): otherwise anyone could fill the disk or Redis with
+// records nobody will ever come back to. A session that holds a log-in is always stored
+// (log-ins have their own throttle, and refusing one would lock people out).
+//
+// In production the session cookie is Secure: a request that did not come over HTTPS (as
+// Express sees it, with TRUST_PROXY) cannot get it back, so nothing is stored for it, and
+// its forms are refused with a page that says why, not a misleading CSRF error.
+import type { NextFunction, Request, Response } from "express";
+import type { Logger } from "pino";
+import { clientAddress } from "../auth/routes";
+import { memoryLimiters, type LimiterFactory } from "../auth/throttle";
+import type { Config } from "../config";
+import { SessionStoreUnavailable } from "./errors";
+import { hasStoredSession } from "./serialise";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const isRejection = (err: unknown) => typeof err === "object" && err !== null && "msBeforeNext" in err;
+
+export const PLAIN_HTTP_WARNING =
+  "a request came over plain HTTP in production: no session is stored for it and its forms are refused. " +
+  "If HTTPS ends at a proxy, set TRUST_PROXY to that proxy and have it send X-Forwarded-Proto: https";
+
+export type Admission = ReturnType<typeof createAdmission>;
+
+export function createAdmission(
+  config: Config,
+  deps: { logger: Pick<Logger, "warn">; limiters?: LimiterFactory },
+) {
+  const production = config.env === "production";
+  const limit = config.sessionCreateLimit;
+  const creations = limit
+    ? (deps.limiters ?? memoryLimiters)({
+        keyPrefix: "session-create",
+        points: limit.points,
+        duration: Math.max(1, Math.ceil(limit.windowMs / 1000)),
+      })
+    : undefined;
+  /** One count per request, however many times its session is saved. */
+  const counted = new WeakMap<Request, Promise<boolean>>();
+  let warned = false;
+
+  const isPlainHttp = (req: Request) => production && !req.secure;
+
+  async function countCreation(req: Request): Promise<boolean> {
+    try {
+      await creations!.consume(clientAddress(req));
+      return true;
+    } catch (err) {
+      if (isRejection(err)) return false;
+      throw new SessionStoreUnavailable("session creation count", err);
+    }
+  }
+
+  return {
+    isPlainHttp,
+
+    /** Resolves to whether this request's session may be written now. */
+    mayStore(req: Request): Promise<boolean> {
+      if (isPlainHttp(req)) return Promise.resolve(false);
+      if (!creations || hasStoredSession(req) || req.session?.login) return Promise.resolve(true);
+      let allowed = counted.get(req);
+      if (!allowed) counted.set(req, (allowed = countCreation(req)));
+      return allowed;
+    },
+
+    /** Before the session layer: warns once, and refuses forms sent over plain HTTP in production. */
+    refusePlainHttpForms(req: Request, res: Response, next: NextFunction): void {
+      if (!isPlainHttp(req)) return next();
+      if (!warned) {
+        warned = true;
+        deps.logger.warn({ url: req.originalUrl }, PLAIN_HTTP_WARNING);
+      }
+      if (SAFE_METHODS.has(req.method)) return next();
+      res.status(400).render("errors/not-https.njk");
+    },
+  };
+}
