@@ -7,7 +7,7 @@ import path from "node:path";
 export const DEV_SECRET_FILE = "session-secret";
 
 export function newSecret(): string {
-  return randomBytes(32).toString("hex"); // as the seeds' secrets.token_hex()
+  return randomBytes(32).toString("hex"); // as the Flask course's secrets.token_hex()
 }
 
 export function loadOrCreateDevSecret(dataDir: string, say: (line: string) => void): string {

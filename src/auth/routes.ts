@@ -1,5 +1,6 @@
-// Sign-up, log-in and log-out: the seeds' login app, with real accounts, CSRF tokens,
-// a new session id at log-in, "remember me", throttling, and a deleted session at log-out.
+// Sign-up, log-in and log-out: the Flask sessions course's login app, with real accounts,
+// CSRF tokens, a new session id at log-in, "remember me", throttling, and a deleted session
+// at log-out.
 import { Router, type CookieOptions, type Request, type Response } from "express";
 import { flash } from "../http/flash";
 import { saveSession } from "../sessions/promises";

@@ -1,5 +1,5 @@
-// The cart kept in the session: the seeds' classic use of a session. Works logged in or
-// not, survives log-in (the new session keeps it), is gone after log-out.
+// The cart kept in the session: the Flask sessions course's classic use of a session.
+// Works logged in or not, survives log-in (the new session keeps it), is gone after log-out.
 import { Router, type Request, type Response } from "express";
 import { field } from "../auth/validation";
 import { flash } from "../http/flash";

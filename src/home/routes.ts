@@ -1,4 +1,4 @@
-// The seeds' two first pages: the visit counter, and a page only for logged-in users.
+// The Flask sessions course's two first pages: the visit counter, and a page only for logged-in users.
 import { Router } from "express";
 import { requireLogin } from "../auth/requireLogin";
 

@@ -8,7 +8,7 @@ import type { LoginRecord } from "./lifetime";
 declare module "express-session" {
   interface SessionData {
     visits: number;
-    /** Set at log-in: the user's name, as in the seeds' session["name"]. */
+    /** Set at log-in: the user's name, as in the Flask sessions course's session["name"]. */
     name: string;
     userId: number;
     flash: { category: "success" | "error" | "info"; text: string }[];
@@ -58,7 +58,7 @@ export function sessionMiddleware(config: Config, store: session.Store) {
     // an unchanged session is touched (its expiry pushed forward), not rewritten.
     resave: false,
     saveUninitialized: false,
-    // No maxAge: the cookie ends with the browser (the seeds' SESSION_PERMANENT =
+    // No maxAge: the cookie ends with the browser (the Flask course's SESSION_PERMANENT =
     // False) while the store enforces the idle timeout on the server.
     cookie: sessionCookieOptions(config),
   });
