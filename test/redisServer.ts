@@ -1,6 +1,7 @@
 // A real redis-server (Debian package `redis-server`) for the tests: started on a free
-// port with its own temporary folder, stopped afterwards. Never skipped: without the
-// program, the tests that need it fail with one line saying what to install.
+// port with its own temporary folder, stopped afterwards. Where the program is missing,
+// jest.config.js leaves the suites that need it out and lists them as skipped (with CI=true,
+// it fails instead); a suite that gets here anyway fails with one line saying what to install.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
