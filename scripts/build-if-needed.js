@@ -16,6 +16,8 @@ const stamp = path.join(dist, ".built");
 
 function newestSource(dir) {
   let newest = 0;
+  // A deployment may ship dist/ without src/ (a multi-stage image): then the build is all there is.
+  if (!fs.existsSync(dir)) return newest;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name);
     const time = entry.isDirectory() ? newestSource(file) : fs.statSync(file).mtimeMs;

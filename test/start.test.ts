@@ -1,7 +1,7 @@
 // `npm start` as deployed: it builds when needed outside production, and in production it
 // never compiles (TypeScript is gone after `npm prune --omit=dev`): an out-of-date dist/
 // stops it with one line. Run in a copy of the project, so the checkout's dist/ is untouched.
-import { cpSync, existsSync, realpathSync, symlinkSync, utimesSync } from "node:fs";
+import { cpSync, existsSync, realpathSync, rmSync, symlinkSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { tempDir, TEST_SECRET } from "./helpers";
 import { ROOT, startProcess, stop } from "./processes";
@@ -89,5 +89,12 @@ describe("npm start", () => {
     const run = await servesThenStops(dir, production(dir));
     expect(run.stdout).not.toContain("compiling");
     expect(run.stdout).toContain("(production, file sessions)");
+  });
+
+  test("in production, a build shipped without src/ (a multi-stage image) starts", async () => {
+    expect((await npm(dir, ["run", "build"], { NODE_ENV: "production" }).exited).code).toBe(0);
+    rmSync(path.join(dir, "src"), { recursive: true });
+    const run = await servesThenStops(dir, production(dir));
+    expect(run.stderr).toBe("");
   });
 });
