@@ -6,7 +6,7 @@ import BetterSqlite3 from "better-sqlite3";
 
 export type Database = BetterSqlite3.Database;
 
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE users (
      id            INTEGER PRIMARY KEY,
      username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -26,9 +26,10 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX logins_by_user ON logins (user_id, expires_at);
    CREATE INDEX logins_by_expiry ON logins (expires_at)`,
   // Revoke handles: random and opaque (src/auth/logins.ts), not the row id, which counted
-  // every log-in the site has had. Rows from before get one too.
+  // every log-in the site has had. Rows from before get one too: 22 hex characters, which
+  // the handle pattern accepts (88 random bits, for rows that expire within days).
   `ALTER TABLE logins ADD COLUMN handle TEXT;
-   UPDATE logins SET handle = lower(hex(randomblob(16)));
+   UPDATE logins SET handle = lower(hex(randomblob(11)));
    CREATE UNIQUE INDEX logins_by_handle ON logins (handle)`,
 ];
 

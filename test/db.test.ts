@@ -1,6 +1,8 @@
 import { chmodSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { openDatabase } from "../src/db";
+import BetterSqlite3 from "better-sqlite3";
+import { createLogins, HANDLE_PATTERN } from "../src/auth/logins";
+import { MIGRATIONS, openDatabase } from "../src/db";
 import { tempDir } from "./helpers";
 
 describe("the database", () => {
@@ -14,6 +16,30 @@ describe("the database", () => {
     expect(second.prepare("SELECT count(*) AS n FROM users").get()).toEqual({ n: 1 });
     first.close();
     second.close();
+  });
+
+  test("logins from before revoke handles get handles that the revoke route accepts", () => {
+    const file = path.join(tempDir(), "handstamp.db");
+    const old = new BetterSqlite3(file); // a database at version 2, with two live logins
+    for (const migration of MIGRATIONS.slice(0, 2)) old.exec(migration);
+    old.pragma("user_version = 2");
+    old.prepare("INSERT INTO users (id, username, password_hash, created_at) VALUES (1, 'a', 'h', 0)").run();
+    const row = old.prepare(
+      "INSERT INTO logins (session_id, user_id, created_at, last_seen, expires_at) VALUES (?, 1, 0, 0, ?)",
+    );
+    row.run("s1", Date.now() + 60_000);
+    row.run("s2", Date.now() + 60_000);
+    old.close();
+    const db = openDatabase(file);
+    const logins = createLogins(db);
+    const handles = logins.liveFor(1, Date.now()).map((login) => login.handle);
+    expect(handles).toHaveLength(2);
+    for (const handle of handles) {
+      expect(handle).toMatch(HANDLE_PATTERN);
+      expect(logins.findForUser(1, handle)).toBeDefined();
+    }
+    expect(new Set(handles).size).toBe(2);
+    db.close();
   });
 
   test("its folder is created 0700, and the database and its -wal and -shm files 0600", () => {
