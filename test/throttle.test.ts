@@ -2,7 +2,7 @@
 // that a known browser escapes, per client address with 429 and Retry-After.
 import { setTimeout as sleep } from "node:timers/promises";
 import { lockoutDelayMs, ACCOUNT_RULES } from "../src/auth/throttle";
-import { formErrorsOf, logIn, makeTestApp, PASSWORD, signUp, type TestApp } from "./helpers";
+import { csrfOf, formErrorsOf, logIn, makeTestApp, PASSWORD, signUp, type TestApp } from "./helpers";
 
 /** Short delays, so the tests can wait them out: 1 s, then 2 s, capped at 4 s. */
 const FAST = { failures: 5, windowMs: 15 * 60_000, firstDelayMs: 1_000, maxDelayMs: 4_000 };
@@ -12,6 +12,27 @@ async function failTimes(t: TestApp, username: string, times: number) {
   for (let i = 0; i < times; i++) statuses.push((await logIn(t.agent(), username, "wrong password!")).status);
   return statuses;
 }
+
+/**
+ * Log-ins sent all at once, each from a fresh browser: every form is fetched first, then
+ * every POST goes out before any answer comes back. Resolves to the statuses.
+ */
+async function parallelLogIns(t: TestApp, usernames: string[], password = "wrong password!") {
+  const forms = await Promise.all(
+    usernames.map(async (username) => {
+      const agent = t.agent();
+      return { agent, username, _csrf: await csrfOf(agent, "/login") };
+    }),
+  );
+  const answers = await Promise.all(
+    forms.map(({ agent, username, _csrf }) =>
+      agent.post("/login").type("form").send({ username, password, _csrf }),
+    ),
+  );
+  return answers.map((res) => res.status);
+}
+
+const count = (statuses: number[], status: number) => statuses.filter((s) => s === status).length;
 
 describe("per account", () => {
   let t: TestApp;
@@ -59,6 +80,14 @@ describe("per account", () => {
     await failTimes(t, "owner", 5); // an attacker, from fresh browsers
     expect((await logIn(t.agent(), "owner")).status).toBe(429);
     expect((await logIn(owner, "owner")).status).toBe(303); // the owner's browser
+  });
+
+  test("25 wrong passwords sent at once get 5 tries, not 25", async () => {
+    await signUp(t.agent(), "rushed");
+    const statuses = await parallelLogIns(t, Array(25).fill("rushed"));
+    expect(count(statuses, 401)).toBe(5);
+    expect(count(statuses, 429)).toBe(20);
+    expect((await logIn(t.agent(), "rushed", PASSWORD)).status).toBe(429);
   });
 
   test("locking one account leaves the others alone", async () => {
@@ -111,6 +140,13 @@ describe("per client address", () => {
     expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
     expect(Number(res.headers["retry-after"])).toBeLessThanOrEqual(60);
     expect(formErrorsOf(res.text)).toEqual(["Too many attempts from your network. Try again in a minute."]);
+  });
+
+  test("failed log-ins sent at once from one address get what is left of the budget, not more", async () => {
+    await signUp(t.agent(), "crowded"); // one of the 3
+    const statuses = await parallelLogIns(t, Array(10).fill("crowded"));
+    expect(count(statuses, 401)).toBe(2);
+    expect(count(statuses, 429)).toBe(8);
   });
 
   test("log-ins with names the rule forbids count too", async () => {

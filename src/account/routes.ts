@@ -44,23 +44,22 @@ export function accountRouter({
     // The current password is guessed here as at log-in (from a stolen session, say): the
     // same lock, the same counts, and the browser's known-device cookie picks the budget.
     const known = user !== undefined && knownDevice.isKnown(req, user.username);
-    const wait = user ? await throttle.accountWait(user.username, known) : 0;
+    const wait = user ? await throttle.tryAccount(user.username, known) : 0;
     if (wait > 0) {
       const text = `Too many wrong passwords for this account. Try again in ${waitText(wait)}.`;
       return tooMany(res, "account", wait, text, page);
     }
     const errors: string[] = [];
-    if (!(await passwords.verify(user?.passwordHash, current)) || !user) {
-      errors.push("Current password: that is not your password.");
-      if (user) await throttle.wrongPassword(user.username, known);
-    }
+    const right = user !== undefined && (await passwords.verify(user.passwordHash, current));
+    if (user)
+      await (right ? throttle.rightPassword(user.username) : throttle.wrongPassword(user.username, known));
+    if (!right) errors.push("Current password: that is not your password.");
     const problem = passwordProblem(password);
     if (problem) errors.push(`New ${problem.charAt(0).toLowerCase()}${problem.slice(1)}`);
     if (errors.length > 0 || !user) {
       return res.status(400).render("account", { ...page, errors });
     }
     users.setPasswordHash(user.id, await passwords.hash(password));
-    await throttle.rightPassword(user.username);
     const ended = await loginSessions.endOthers(user.id, req.sessionID);
     await loginSessions.renew(req);
     flash(req, "success", `Your password was changed. ${endedText(ended)}`);

@@ -56,9 +56,8 @@ export function authRouter({
   router.post("/signup", async function signUp(req, res) {
     const username = field(req.body, "username") ?? "";
     const password = field(req.body, "password") ?? "";
-    const wait = await throttle.addressWait(clientAddress(req));
+    const wait = await throttle.tryAddress(clientAddress(req));
     if (wait > 0) return tooMany(res, "signup", wait, addressMessage(wait), { ...rules, username });
-    await throttle.attemptFrom(clientAddress(req));
     const problems = [usernameProblem(username), passwordProblem(password)].filter(Boolean);
     if (problems.length > 0) {
       return res.status(400).render("signup", { ...rules, username, errors: problems });
@@ -91,16 +90,15 @@ export function authRouter({
       return res.status(400).render("login", { ...form, error: "Enter your username and your password." });
     }
     const address = clientAddress(req);
-    const addressWait = await throttle.addressWait(address);
+    const addressWait = await throttle.tryAddress(address);
     if (addressWait > 0) return tooMany(res, "login", addressWait, addressMessage(addressWait), form);
     // A name the rule forbids has no account: it counts against the address only, never
     // against an account's budget (so "victim|device" cannot spend the victim's).
     if (usernameProblem(username)) {
-      await throttle.attemptFrom(address);
       return res.status(401).render("login", { ...form, error: INVALID_LOGIN });
     }
     const known = knownDevice.isKnown(req, username);
-    const accountWait = await throttle.accountWait(username, known);
+    const accountWait = await throttle.tryAccount(username, known);
     if (accountWait > 0) {
       const text = `Too many failed log-ins for this account. Try again in ${waitText(accountWait)}.`;
       return tooMany(res, "login", accountWait, text, form);
@@ -109,10 +107,9 @@ export function authRouter({
     // Unknown name or wrong password: same work, same answer.
     if (!(await passwords.verify(user?.passwordHash, password)) || !user) {
       await throttle.wrongPassword(username, known);
-      await throttle.attemptFrom(address);
       return res.status(401).render("login", { ...form, error: INVALID_LOGIN });
     }
-    await throttle.rightPassword(username);
+    await throttle.rightPassword(username, address);
     await loginSessions.start(req, user, remember);
     knownDevice.remember(res, user.username);
     flash(req, "success", `Welcome back, ${user.username}`);

@@ -44,17 +44,17 @@ export function lockoutDelayMs(n: number, rules: AccountRules = ACCOUNT_RULES): 
   return Math.min(rules.firstDelayMs * 2 ** Math.max(0, n - 1), rules.maxDelayMs);
 }
 
+// Each try takes its count before the password is checked, and gives it back if it was
+// right: requests sent in parallel cannot all pass a check made before any of them counted.
 export interface Throttle {
-  /** Seconds until this account may be tried again (from this browser), or 0. */
-  accountWait(username: string, knownDevice: boolean): Promise<number>;
-  /** Seconds until this address may try again, or 0. */
-  addressWait(address: string): Promise<number>;
-  /** A wrong password for this account: at log-in or at a password change, one count. */
+  /** Takes a try from this account's budget (this browser's): 0, or the seconds to wait (none left). */
+  tryAccount(username: string, knownDevice: boolean): Promise<number>;
+  /** Takes a try from this address's budget (log-ins plus sign-ups): 0, or the seconds to wait. */
+  tryAddress(address: string): Promise<number>;
+  /** The try was a wrong password (log-in or password change): the last one of the budget locks the account. */
   wrongPassword(username: string, knownDevice: boolean): Promise<void>;
-  /** A failed log-in or a sign-up from this address. */
-  attemptFrom(address: string): Promise<void>;
-  /** The right password for this account: its counts start again. */
-  rightPassword(username: string): Promise<void>;
+  /** The right password: the account's counts start again, and a log-in's address gets its try back. */
+  rightPassword(username: string, address?: string): Promise<void>;
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -109,50 +109,44 @@ export function createThrottle(
       })
     : undefined;
 
-  async function waitOn(limiter: RateLimiterAbstract, key: string, points: number): Promise<number> {
-    const state = await limiter.get(key);
-    return state && state.consumedPoints >= points ? seconds(state.msBeforeNext) : 0;
-  }
-
-  async function spend(limiter: RateLimiterAbstract, key: string) {
+  /** 0 once a try is counted, or the seconds until the budget allows one again. */
+  async function take(limiter: RateLimiterAbstract, key: string): Promise<number> {
     try {
-      return await limiter.consume(key);
+      await limiter.consume(key);
+      return 0;
     } catch (err) {
-      if (isRejection(err)) return undefined; // already over: nothing more to count
+      if (isRejection(err)) return seconds((err as { msBeforeNext: number }).msBeforeNext);
       throw err;
     }
   }
 
   return {
-    accountWait: guarded("accountWait", async (username: string, knownDevice: boolean) => {
+    tryAccount: guarded("tryAccount", async (username: string, knownDevice: boolean) => {
       const key = accountKey(username);
-      return key === undefined ? 0 : waitOn(budgetOf(knownDevice).failures, key, rules.failures);
+      return key === undefined ? 0 : take(budgetOf(knownDevice).failures, key);
     }),
-    addressWait: guarded("addressWait", async (ip: string) =>
-      address ? waitOn(address, ip, address.points) : 0,
-    ),
+    tryAddress: guarded("tryAddress", async (ip: string) => (address ? take(address, ip) : 0)),
     wrongPassword: guarded("wrongPassword", async (username: string, knownDevice: boolean) => {
       const key = accountKey(username);
       if (key === undefined) return;
       const { failures, lockouts } = budgetOf(knownDevice);
-      const counted = await spend(failures, key);
+      const counted = await failures.get(key);
       if (counted && counted.consumedPoints >= rules.failures) {
         const lockout = await lockouts.penalty(key);
         await failures.block(key, seconds(lockoutDelayMs(lockout.consumedPoints, rules)));
       }
     }),
-    attemptFrom: guarded("attemptFrom", async (ip: string) => {
-      if (address) await spend(address, ip);
-    }),
-    rightPassword: guarded("rightPassword", async (username: string) => {
+    rightPassword: guarded("rightPassword", async (username: string, ip?: string) => {
       const key = accountKey(username);
-      if (key === undefined) return;
-      await Promise.all(
-        [budgets.known, budgets.other].flatMap(({ failures, lockouts }) => [
-          failures.delete(key),
-          lockouts.delete(key),
-        ]),
-      );
+      await Promise.all([
+        ...(key === undefined
+          ? []
+          : [budgets.known, budgets.other].flatMap(({ failures, lockouts }) => [
+              failures.delete(key),
+              lockouts.delete(key),
+            ])),
+        ...(address && ip !== undefined ? [address.reward(ip, 1)] : []),
+      ]);
     }),
   };
 }
