@@ -29,9 +29,9 @@ const setsSessionCookie = (res: { headers: Record<string, unknown> }) =>
 describe("a page with a form, seen without a cookie", () => {
   const t = useTestApp();
 
-  test("300 views of /login store no session and send no session cookie", async () => {
-    const pages = await cookielessViews(t, "/login", 300);
-    expect(pages.every((res) => res.status === 200)).toBe(true);
+  test("2,000 views of /login store no session and send no session cookie", async () => {
+    const pages = await cookielessViews(t, "/login", 2_000);
+    expect(pages.filter((res) => res.status !== 200).map((res) => res.status)).toEqual([]);
     expect(pages.some(setsSessionCookie)).toBe(false);
     expect(await t.storedIds()).toEqual([]);
   });
@@ -131,9 +131,10 @@ describe("new sessions per address (SESSION_CREATE_LIMIT)", () => {
   const t = useTestApp({ TRUST_PROXY: "loopback", SESSION_CREATE_LIMIT: "60/1m" });
   const from = (address: string) => ({ "X-Forwarded-For": address });
 
-  test("300 views of the counter from one address store at most 60 sessions; every page still renders", async () => {
-    const pages = await cookielessViews(t, "/", 300, from("203.0.113.7"));
-    expect(pages.every((res) => res.status === 200 && textOf(res.text, "visits") === "1")).toBe(true);
+  test("2,000 views of the counter from one address store at most 60 sessions; every page still renders", async () => {
+    const pages = await cookielessViews(t, "/", 2_000, from("203.0.113.7"));
+    expect(pages.filter((res) => res.status !== 200).map((res) => res.status)).toEqual([]);
+    expect(pages.filter((res) => textOf(res.text, "visits") !== "1")).toEqual([]);
     expect(pages.filter(setsSessionCookie)).toHaveLength(60);
     expect(await t.storedIds()).toHaveLength(60);
   });

@@ -134,7 +134,7 @@ describe("secret rotation", () => {
       const next = await request(after.app)
         .get("/secret")
         .set("Cookie", `sid=s:${sign(oldId, TEST_SECRET)}`);
-      expect(setCookieHeaders(next)).toEqual([]);
+      expect(setCookieHeaders(next).filter((line) => line.startsWith("sid="))).toEqual([]);
     } finally {
       await after.close();
     }
