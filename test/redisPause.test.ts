@@ -49,4 +49,25 @@ describe("Redis paused, then resumed", () => {
     expect(onA.status).toBe(200);
     expect((await getHome(b, cookie)).visits).toBe(5); // the 503 counted nothing
   });
+
+  test("during the pause, a first visit and a log-in (counted in Redis) get a 503, never hang", async () => {
+    const form = await fetch(`${a}/login`);
+    const csrf = form.headers.getSetCookie()[0]!.split(";")[0]!;
+    const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    redis.pause();
+    try {
+      // The store's own calls give up after 1 s (connection) or 3 s (answer): 10 s is a hang.
+      const first = await fetch(`${a}/`, { signal: AbortSignal.timeout(10_000) });
+      expect(first.status).toBe(503);
+      const logIn = await fetch(`${a}/login`, {
+        method: "POST",
+        headers: { cookie: csrf, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ username: "paused", password: "whatever it is", _csrf: token }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(logIn.status).toBe(503);
+    } finally {
+      redis.resume();
+    }
+  });
 });

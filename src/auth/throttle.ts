@@ -64,7 +64,9 @@ const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
  */
 const accountKey = (username: string) =>
   usernameProblem(username) === undefined ? username.toLowerCase() : undefined;
-const isRejection = (err: unknown) => typeof err === "object" && err !== null && "msBeforeNext" in err;
+/** A limiter's "no more tries" (rate-limiter-flexible rejects with its state), as opposed to a failure. */
+export const isLimiterRefusal = (err: unknown): err is { msBeforeNext: number } =>
+  typeof err === "object" && err !== null && "msBeforeNext" in err;
 
 /** Turns a failure of where the counts live (Redis down) into a 503, like any store outage. */
 function guarded<A extends unknown[], R>(name: string, method: (...args: A) => Promise<R>) {
@@ -115,7 +117,7 @@ export function createThrottle(
       await limiter.consume(key);
       return 0;
     } catch (err) {
-      if (isRejection(err)) return seconds((err as { msBeforeNext: number }).msBeforeNext);
+      if (isLimiterRefusal(err)) return seconds(err.msBeforeNext);
       throw err;
     }
   }

@@ -10,13 +10,12 @@
 import type { NextFunction, Request, Response } from "express";
 import type { Logger } from "pino";
 import { clientAddress } from "../auth/routes";
-import { memoryLimiters, type LimiterFactory } from "../auth/throttle";
+import { isLimiterRefusal, memoryLimiters, type LimiterFactory } from "../auth/throttle";
 import type { Config } from "../config";
 import { SessionStoreUnavailable } from "./errors";
 import { hasStoredSession } from "./serialise";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-const isRejection = (err: unknown) => typeof err === "object" && err !== null && "msBeforeNext" in err;
 
 export const PLAIN_HTTP_WARNING =
   "a request came over plain HTTP in production: no session is stored for it and its forms are refused. " +
@@ -48,7 +47,7 @@ export function createAdmission(
       await creations!.consume(clientAddress(req));
       return true;
     } catch (err) {
-      if (isRejection(err)) return false;
+      if (isLimiterRefusal(err)) return false;
       throw new SessionStoreUnavailable("session creation count", err);
     }
   }

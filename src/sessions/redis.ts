@@ -13,6 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { RedisStore } from "connect-redis";
 import type { SessionData } from "express-session";
 import { RateLimiterRedis } from "rate-limiter-flexible";
+import { isLimiterRefusal } from "../auth/throttle";
 import { createClient } from "redis";
 import type { Config } from "../config";
 import { SessionStoreUnavailable } from "./errors";
@@ -27,6 +28,8 @@ import type { SessionStorage, StorageDeps } from "./storage";
 export const READY_WAIT_MS = 1_000;
 /** How long one command may take before the request gets a 503. */
 export const COMMAND_TIMEOUT_MS = 3_000;
+/** The limiter calls that go to Redis (src/auth/throttle.ts, src/sessions/admission.ts). */
+const LIMITER_CALLS = new Set(["consume", "get", "block", "penalty", "reward", "delete"]);
 
 /** Deletes the lock only if it still holds our token: never someone else's lock. */
 const RELEASE_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
@@ -82,6 +85,34 @@ export function createRedisStorage(config: Config, deps: StorageDeps): SessionSt
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The throttle's and SESSION_CREATE_LIMIT's counts, bounded like every other Redis call of a
+   * request (a stalled Redis must not hang a log-in or a first visit); a limiter's refusal
+   * ("no more tries") is an answer, and passes through as it is.
+   */
+  function guardedLimiter(limiter: RateLimiterRedis): RateLimiterRedis {
+    const bounded = (name: string, method: (...args: unknown[]) => Promise<unknown>) =>
+      async function (...args: unknown[]) {
+        let refusal: unknown;
+        const answer = await guarded(`limit ${name}`, () =>
+          method.apply(limiter, args).catch((err: unknown) => {
+            if (!isLimiterRefusal(err)) throw err;
+            refusal = err;
+          }),
+        );
+        if (refusal !== undefined) throw refusal;
+        return answer;
+      };
+    return new Proxy(limiter, {
+      get(target, name, receiver) {
+        const value: unknown = Reflect.get(target, name, receiver);
+        return typeof name === "string" && LIMITER_CALLS.has(name) && typeof value === "function"
+          ? bounded(name, value as (...args: unknown[]) => Promise<unknown>)
+          : value;
+      },
+    });
   }
 
   const ttlSeconds = (data: SessionData) => Math.ceil(ttlMs(config, data, now()) / 1000);
@@ -145,7 +176,9 @@ export function createRedisStorage(config: Config, deps: StorageDeps): SessionSt
     store,
     locks: createRedisLocks(client, keys.lock, config.sessionLockTimeoutMs, guarded, deps),
     limiters: (options) =>
-      new RateLimiterRedis({ ...options, keyPrefix: `${keys.limiter}:${options.keyPrefix}`, storeClient: client, useRedisPackage: true }),
+      guardedLimiter(
+        new RateLimiterRedis({ ...options, keyPrefix: `${keys.limiter}:${options.keyPrefix}`, storeClient: client, useRedisPackage: true }),
+      ),
     list,
     async describe(id): Promise<RecordInfo | undefined> {
       if (!isSessionId(id)) return undefined;
