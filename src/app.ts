@@ -66,7 +66,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     logins: createLogins(db),
     storage,
     now,
-    onError: (err, msg) => logger.error({ err: (err as Error).message }, msg),
+    onError: (err, msg) => logger.error({ err }, msg),
   });
   const limiters = storage.limiters ?? memoryLimiters;
   const throttle = createThrottle(config.authRateLimit, limiters, deps.accountRules ?? ACCOUNT_RULES);
@@ -97,7 +97,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   app.use(admission.refusePlainHttpForms);
   app.use(
     serialiseSessions(config, storage.locks, (err) =>
-      logger.error({ err: (err as Error).message }, "could not release a session lock"),
+      logger.error({ err }, "could not release a session lock"),
     ),
   );
   app.use(sessionMiddleware(config, storage.store));

@@ -18,7 +18,8 @@ import { hasStoredSession } from "../sessions/serialise";
 /** 32 random bytes, base64url; a token (an HMAC-SHA256) has the same length. */
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
 const TOKEN_LENGTH = 43;
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Methods that change nothing: no token asked. */
+export const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export class InvalidCsrfToken extends Error {
   readonly status = 403;

@@ -37,7 +37,7 @@ export function errorHandler(deps: {
     // Busy session or unavailable store: the client did nothing wrong, try again shortly.
     if (err instanceof SessionStoreUnavailable || err instanceof SessionBusy) {
       if (err instanceof SessionStoreUnavailable) {
-        deps.logger.error({ err: err.message, url: req.originalUrl }, "session store unavailable");
+        deps.logger.error({ err, url: req.originalUrl }, "session store unavailable");
       }
       res.set("Retry-After", String(err.retryAfterSeconds));
       return res.status(503).render("errors/503.njk", { busy: err instanceof SessionBusy });

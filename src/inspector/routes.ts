@@ -125,7 +125,7 @@ export function inspectorRouter({ config, storage, now }: InspectorDeps): Router
     const setCookie = shortenSetCookie(res.getHeader("Set-Cookie"));
     req.app.render("session", { ...res.locals, ...locals, setCookie }, (err, html) => {
       if (err) {
-        req.log.error({ err: err.message }, "could not render the session inspector");
+        req.log.error({ err }, "could not render the session inspector");
         res.end("<p>The inspector could not be shown.</p>");
         return;
       }

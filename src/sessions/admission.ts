@@ -12,10 +12,10 @@ import type { Logger } from "pino";
 import { clientAddress } from "../auth/routes";
 import { isLimiterRefusal, memoryLimiters, type LimiterFactory } from "../auth/throttle";
 import type { Config } from "../config";
+import { SAFE_METHODS } from "../http/csrf";
 import { SessionStoreUnavailable } from "./errors";
 import { hasStoredSession } from "./serialise";
 
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export const PLAIN_HTTP_WARNING =
   "a request came over plain HTTP in production: no session is stored for it and its forms are refused. " +

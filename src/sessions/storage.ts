@@ -146,7 +146,7 @@ function startSweeping(sweep: () => Promise<unknown>, intervalMs: number, deps: 
       .then((removed) => {
         if (removed) deps.logger.info({ removed, ms: Date.now() - started }, "expired sessions removed");
       })
-      .catch((err: Error) => deps.logger.error({ err: err.message }, "session sweep failed"))
+      .catch((err: unknown) => deps.logger.error({ err }, "session sweep failed"))
       .finally(() => (sweeping = undefined));
   }, intervalMs);
   timer.unref();
