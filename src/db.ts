@@ -2,9 +2,21 @@
 // first use. Migrations are numbered by SQLite's user_version.
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import path from "node:path";
-import BetterSqlite3 from "better-sqlite3";
+import type BetterSqlite3Type from "better-sqlite3";
 
-export type Database = BetterSqlite3.Database;
+export type Database = BetterSqlite3Type.Database;
+
+/**
+ * better-sqlite3 13.x on Node 22 and later, 12.x on Node 20: no one version runs on all three
+ * Node versions we test. 12.x aborts Node 24 (24.19+) whenever the garbage collector
+ * frees one of its statements (`RemoveEnvironmentCleanupHook: Assertion failed`, seen in
+ * CI); 13.x (Node-API, the package `better-sqlite3-13` here) needs Node 22 and segfaults
+ * on Node 20. Both have the same API. The test suite runs on 20, 22 and 24 (.ci/run).
+ */
+export const BetterSqlite3: typeof BetterSqlite3Type =
+  Number(process.versions.node.split(".")[0]) >= 22
+    ? (require("better-sqlite3-13") as typeof BetterSqlite3Type)
+    : (require("better-sqlite3") as typeof BetterSqlite3Type);
 
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE users (

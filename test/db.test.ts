@@ -1,8 +1,7 @@
 import { chmodSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import BetterSqlite3 from "better-sqlite3";
 import { createLogins, HANDLE_PATTERN } from "../src/auth/logins";
-import { MIGRATIONS, openDatabase } from "../src/db";
+import { BetterSqlite3, MIGRATIONS, openDatabase } from "../src/db";
 import { tempDir } from "./helpers";
 
 describe("the database", () => {
