@@ -27,7 +27,7 @@ function throwing(err: unknown) {
     throw err;
   });
   app.use(errorHandler({ logger: log.logger, isCsrfError: () => false, showStack: false }));
-  return { app, lines: () => log.lines() as unknown[] as Line[] };
+  return { app, lines: () => log.lines() as Line[] };
 }
 
 const cause = () => new Error("connect ECONNREFUSED 127.0.0.1:6379");
@@ -133,7 +133,7 @@ describe("on the site", () => {
     writeFileSync(path.join(t.config.sessionDir, `${id}.json`), "{ not json");
     const before = log.lines().length;
     await agent.get("/");
-    const warning = (log.lines().slice(before) as unknown[] as Line[]).find((line) =>
+    const warning = (log.lines().slice(before) as Line[]).find((line) =>
       String(line.msg).startsWith("session file is unreadable or corrupt"),
     );
     expect(warning?.err).toMatchObject({ type: "SyntaxError" });

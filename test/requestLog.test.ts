@@ -9,7 +9,7 @@ import { requestLogging } from "../src/http/requestLog";
 import { capturedLog, cookieFrom, useTestApp } from "./helpers";
 
 type Line = Record<string, unknown>;
-const linesOf = (log: ReturnType<typeof capturedLog>) => log.lines() as unknown[] as Line[];
+const linesOf = (log: ReturnType<typeof capturedLog>) => log.lines() as Line[];
 
 describe("the request log of the site", () => {
   const log = capturedLog();
