@@ -3,6 +3,7 @@
 // at log-out.
 import { Router, type CookieOptions, type Request, type Response } from "express";
 import { flash } from "../http/flash";
+import { field } from "../http/forms";
 import { saveSession } from "../sessions/promises";
 import type { knownDeviceCookie } from "./knownDevice";
 import type { LoginSessions } from "./loginSessions";
@@ -10,7 +11,6 @@ import { safeNextPath } from "./nextPath";
 import type { Passwords } from "./passwords";
 import type { Throttle } from "./throttle";
 import type { Users } from "./users";
-import { field } from "../http/forms";
 import { passwordProblem, PASSWORD_RULE, usernameProblem, USERNAME_RULE } from "./validation";
 
 export interface AuthDeps {
