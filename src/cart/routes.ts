@@ -2,8 +2,8 @@
 // Works logged in or not, survives log-in (the new session keeps it), is gone after log-out.
 // Mounted on /cart: the paths below are within it.
 import { Router, type Request, type Response } from "express";
-import { field } from "../http/forms";
 import { flash } from "../http/flash";
+import { field } from "../http/forms";
 import { saveSession } from "../sessions/promises";
 import { addToCart, cartLines, parseQuantity, setQuantity, type CartChange } from "./cart";
 import { findProduct, formatPrice, PRODUCTS } from "./catalogue";
