@@ -1,31 +1,30 @@
 // The app factory: builds the whole site from a config object. It never reads
 // process.env and never listens (that is server.ts), so every test builds its own app
 // with its own sessions folder and database.
-import path from "node:path";
-import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import helmet from "helmet";
-import nunjucks from "nunjucks";
+import express, { type Express } from "express";
 import { pino, type Logger } from "pino";
-import { pinoHttp } from "pino-http";
 import { accountRouter } from "./account/routes";
 import { knownDeviceCookie } from "./auth/knownDevice";
 import { createLoginSessions } from "./auth/loginSessions";
 import { createLogins } from "./auth/logins";
 import { argon2Passwords, type Passwords } from "./auth/passwords";
-import { authRouter } from "./auth/routes";
+import { authRouters } from "./auth/routes";
 import { ACCOUNT_RULES, createThrottle, memoryLimiters, type AccountRules } from "./auth/throttle";
 import { cartRouter } from "./cart/routes";
-import { itemCount } from "./cart/cart";
 import { createUsers, type Users } from "./auth/users";
 import type { Config } from "./config";
 import { openDatabase, type Database } from "./db";
 import { healthCheck } from "./health/routes";
 import { homeRouter } from "./home/routes";
 import { inspectorRouter } from "./inspector/routes";
-import { PUBLIC_DIR, VIEWS_DIR } from "./paths";
 import { createCsrf } from "./http/csrf";
 import { errorHandler, notFound } from "./http/errors";
 import { flashMiddleware } from "./http/flash";
+import { noStore, securityHeaders } from "./http/headers";
+import { exposeUser } from "./http/locals";
+import { requestLogging } from "./http/requestLog";
+import { staticFiles } from "./http/staticFiles";
+import { createViews } from "./http/views";
 import { sessionCookieName, sessionCookieOptions, sessionMiddleware } from "./sessions/middleware";
 import { createAdmission } from "./sessions/admission";
 import { saveBeforeAnswering } from "./sessions/saveFirst";
@@ -111,20 +110,23 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   app.use(exposeUser);
   app.use(csrf.protect);
 
+  // Each feature on its own path: a request enters only the router of its path.
+  app.use("/cart", cartRouter());
+  const auth = authRouters({
+    users,
+    loginSessions,
+    throttle,
+    knownDevice,
+    passwords,
+    sessionCookie: { name: sessionCookieName(config), options: sessionCookieOptions(config) },
+  });
+  app.use("/signup", auth.signup);
+  app.use("/login", auth.login);
+  app.use("/logout", auth.logout);
+  app.use("/account", accountRouter({ users, loginSessions, throttle, knownDevice, passwords }));
+  app.use("/session", inspectorRouter({ config, storage, now, logger }));
+  // The home page and /secret, last: only they and the pages that match nothing get here.
   app.use(homeRouter());
-  app.use(cartRouter());
-  app.use(
-    authRouter({
-      users,
-      loginSessions,
-      throttle,
-      knownDevice,
-      passwords,
-      sessionCookie: { name: sessionCookieName(config), options: sessionCookieOptions(config) },
-    }),
-  );
-  app.use(accountRouter({ users, loginSessions, throttle, knownDevice, passwords }));
-  app.use(inspectorRouter({ config, storage, now }));
   app.use(notFound);
   app.use(errorHandler({ logger, isCsrfError: csrf.isCsrfError, showStack: config.env === "development" }));
 
@@ -139,69 +141,4 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
       db.close();
     },
   };
-}
-
-function createViews(production: boolean): nunjucks.Environment {
-  const loader = new nunjucks.FileSystemLoader(VIEWS_DIR, { noCache: !production });
-  return new nunjucks.Environment(loader, { autoescape: true });
-}
-
-/** The response headers of every page and file (helmet). Also used by the bench. */
-export function securityHeaders(production: boolean) {
-  return helmet({
-    contentSecurityPolicy: { directives: cspDirectives(production) },
-    strictTransportSecurity: production, // over plain http (development) it only confuses
-  });
-}
-
-/** One log line per request (pino-http). Also used by the bench. */
-export function requestLogging(logger: Logger) {
-  return pinoHttp({
-    logger,
-    // Only what is needed to follow a request: never the Cookie or Set-Cookie headers.
-    serializers: {
-      req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-  });
-}
-
-function cspDirectives(production: boolean) {
-  return {
-    defaultSrc: ["'self'"],
-    scriptSrc: ["'self'"],
-    styleSrc: ["'self'"],
-    imgSrc: ["'self'", "data:"],
-    formAction: ["'self'"],
-    frameAncestors: ["'none'"],
-    objectSrc: ["'none'"],
-    baseUri: ["'none'"],
-    upgradeInsecureRequests: production ? [] : null,
-  };
-}
-
-/**
- * Files from public/. Only paths with an extension are looked up there, so a page request
- * costs no stat() of the public folder on its way to the session layer.
- */
-function staticFiles(production: boolean) {
-  const serve = express.static(PUBLIC_DIR, { index: false, maxAge: production ? "1h" : 0 });
-  return function serveStatic(req: Request, res: Response, next: NextFunction) {
-    if (path.extname(req.path) === "") return next();
-    serve(req, res, next);
-  };
-}
-
-/** Pages below depend on the session: never cache them, never share them across cookies. */
-function noStore(_req: Request, res: Response, next: NextFunction): void {
-  res.set("Cache-Control", "no-store");
-  res.vary("Cookie");
-  next();
-}
-
-function exposeUser(req: Request, res: Response, next: NextFunction): void {
-  res.locals.currentUser = req.session.name;
-  res.locals.cartCount = itemCount(req.session.cart);
-  res.locals.path = req.path;
-  next();
 }

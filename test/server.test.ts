@@ -115,6 +115,30 @@ describe("the server process", () => {
     await second.exited;
   });
 
+  test("in production it logs one JSON line per request on standard output, and never a cookie", async () => {
+    const server = startServer(
+      { NODE_ENV: "production", SESSION_SECRET: "x".repeat(48), TRUST_PROXY: "loopback", LOG_LEVEL: "info" },
+      tempDir(),
+    );
+    const url = await server.listening;
+    const overHttps = { "X-Forwarded-Proto": "https" };
+    const page = await fetch(`${url}/login?next=%2Fcart`, { headers: overHttps });
+    const cookie = page.headers.getSetCookie()[0]!.split(";")[0]!;
+    await fetch(`${url}/cart`, { headers: { ...overHttps, cookie } });
+    const run = await stop(server);
+    const lines = run.stdout
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const requests = lines.filter((line) => line.msg === "request");
+    expect(requests.map((line) => [line.method, line.url, line.status])).toEqual([
+      ["GET", "/login?next=%2Fcart", 200],
+      ["GET", "/cart", 200],
+    ]);
+    expect(run.stdout).not.toContain(cookie.split("=")[1]!);
+    expect(run.stdout).not.toMatch(/cookie/i);
+  });
+
   test("SIGTERM lets a request in flight finish before the process exits", async () => {
     const dir = tempDir();
     const server = startServer({}, dir);

@@ -3,7 +3,8 @@
 // (security headers, request logging), to tell what the sessions cost from what the rest
 // of the app costs.
 import { pino } from "pino";
-import { requestLogging, securityHeaders } from "../../src/app";
+import { securityHeaders } from "../../src/http/headers";
+import { requestLogging } from "../../src/http/requestLog";
 import { listen, referenceApp } from "./page";
 
 const app = referenceApp();

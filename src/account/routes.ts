@@ -1,5 +1,6 @@
 // The account pages: change the password (which ends every other session, and is throttled
-// like log-in), and see and end your own sessions ("your devices").
+// like log-in), and see and end your own sessions ("your devices"). Mounted on /account:
+// the paths below are within it, and every one of them needs a logged-in user.
 import { Router } from "express";
 import type { knownDeviceCookie } from "../auth/knownDevice";
 import { requireLogin } from "../auth/requireLogin";
@@ -9,8 +10,10 @@ import type { Passwords } from "../auth/passwords";
 import { tooMany, waitText } from "../auth/routes";
 import type { Throttle } from "../auth/throttle";
 import type { Users } from "../auth/users";
-import { field, passwordProblem, PASSWORD_RULE } from "../auth/validation";
+import { passwordProblem, PASSWORD_RULE } from "../auth/validation";
+import { BadRequest, NotFound } from "../http/errors";
 import { flash } from "../http/flash";
+import { field } from "../http/forms";
 import { saveSession } from "../sessions/promises";
 import { describeBrowser } from "./browser";
 
@@ -30,13 +33,13 @@ export function accountRouter({
   passwords,
 }: AccountDeps): Router {
   const router = Router();
-  router.use("/account", requireLogin);
+  router.use(requireLogin);
 
-  router.get("/account", function showAccount(_req, res) {
+  router.get("/", function showAccount(_req, res) {
     res.render("account", { passwordRule: PASSWORD_RULE });
   });
 
-  router.post("/account/password", async function changePassword(req, res) {
+  router.post("/password", async function changePassword(req, res) {
     const current = field(req.body, "current") ?? "";
     const password = field(req.body, "password") ?? "";
     const page = { passwordRule: PASSWORD_RULE };
@@ -67,7 +70,7 @@ export function accountRouter({
     res.redirect(303, "/account");
   });
 
-  router.get("/account/sessions", function showSessions(req, res) {
+  router.get("/sessions", function showSessions(req, res) {
     const sessions = loginSessions.liveFor(req.session.userId!).map((login) => ({
       handle: login.handle,
       createdAt: new Date(login.createdAt).toISOString(),
@@ -78,24 +81,22 @@ export function accountRouter({
     res.render("sessions", { sessions });
   });
 
-  router.post("/account/sessions/others", async function endOtherSessions(req, res) {
+  router.post("/sessions/others", async function endOtherSessions(req, res) {
     const ended = await loginSessions.endOthers(req.session.userId!, req.sessionID);
     flash(req, "success", endedText(ended));
     await saveSession(req);
     res.redirect(303, "/account/sessions");
   });
 
-  router.post("/account/sessions/:handle/revoke", async function revokeSession(req, res) {
+  router.post("/sessions/:handle/revoke", async function revokeSession(req, res) {
     const handle = req.params.handle;
     const own =
       HANDLE_PATTERN.test(handle) &&
       loginSessions.liveFor(req.session.userId!).find((l) => l.handle === handle);
     if (own && own.sessionId === req.sessionID) {
-      return res.status(400).render("errors/4xx", { status: 400, message: "To end this session, log out." });
+      throw new BadRequest("To end this session, log out.");
     }
-    if (!own || !(await loginSessions.revoke(req.session.userId!, handle))) {
-      return res.status(404).render("errors/404");
-    }
+    if (!own || !(await loginSessions.revoke(req.session.userId!, handle))) throw new NotFound();
     flash(req, "success", "That session was ended: the device it was on is logged out.");
     await saveSession(req);
     res.redirect(303, "/account/sessions");

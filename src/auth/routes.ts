@@ -3,6 +3,7 @@
 // at log-out.
 import { Router, type CookieOptions, type Request, type Response } from "express";
 import { flash } from "../http/flash";
+import { field } from "../http/forms";
 import { saveSession } from "../sessions/promises";
 import type { knownDeviceCookie } from "./knownDevice";
 import type { LoginSessions } from "./loginSessions";
@@ -10,7 +11,7 @@ import { safeNextPath } from "./nextPath";
 import type { Passwords } from "./passwords";
 import type { Throttle } from "./throttle";
 import type { Users } from "./users";
-import { field, passwordProblem, PASSWORD_RULE, usernameProblem, USERNAME_RULE } from "./validation";
+import { passwordProblem, PASSWORD_RULE, usernameProblem, USERNAME_RULE } from "./validation";
 
 export interface AuthDeps {
   users: Users;
@@ -38,22 +39,25 @@ export function tooMany(res: Response, view: string, seconds: number, error: str
 const addressMessage = (seconds: number) =>
   `Too many attempts from your network. Try again in ${waitText(seconds)}.`;
 
-export function authRouter({
+/** One Router per page, each for the app to mount on its own path: /signup, /login, /logout. */
+export function authRouters({
   users,
   loginSessions,
   throttle,
   knownDevice,
   passwords,
   sessionCookie,
-}: AuthDeps): Router {
-  const router = Router();
+}: AuthDeps): { signup: Router; login: Router; logout: Router } {
+  const signup = Router();
+  const login = Router();
+  const logout = Router();
   const rules = { usernameRule: USERNAME_RULE, passwordRule: PASSWORD_RULE };
 
-  router.get("/signup", function showSignup(_req, res) {
+  signup.get("/", function showSignup(_req, res) {
     res.render("signup", rules);
   });
 
-  router.post("/signup", async function signUp(req, res) {
+  signup.post("/", async function signUp(req, res) {
     const username = field(req.body, "username") ?? "";
     const password = field(req.body, "password") ?? "";
     const wait = await throttle.tryAddress(clientAddress(req));
@@ -76,11 +80,11 @@ export function authRouter({
     res.redirect(303, "/");
   });
 
-  router.get("/login", function showLogin(req, res) {
+  login.get("/", function showLogin(req, res) {
     res.render("login", { next: safeNextPath(field(req.query, "next")) });
   });
 
-  router.post("/login", async function logIn(req, res) {
+  login.post("/", async function logIn(req, res) {
     const username = field(req.body, "username");
     const password = field(req.body, "password");
     const remember = field(req.body, "remember") !== undefined;
@@ -117,18 +121,18 @@ export function authRouter({
     res.redirect(303, next);
   });
 
-  router.get("/logout", function showLogout(_req, res) {
+  logout.get("/", function showLogout(_req, res) {
     res.render("logout");
   });
 
-  router.post("/logout", async function logOut(req, res) {
+  logout.post("/", async function logOut(req, res) {
     await loginSessions.end(req);
     res.clearCookie(sessionCookie.name, sessionCookie.options);
     res.flashAfterSession("logged-out");
     res.redirect(303, "/");
   });
 
-  return router;
+  return { signup, login, logout };
 }
 
 /** The client's address as Express sees it (TRUST_PROXY decides whether to believe proxies). */

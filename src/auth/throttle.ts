@@ -11,7 +11,8 @@
 // The limiters are built by a factory, so the Redis store can share them across instances.
 import { RateLimiterMemory, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { RateLimit } from "../config";
-import { SessionStoreUnavailable } from "../sessions/errors";
+import { ServiceUnavailable } from "../http/errors";
+import { LimiterUnavailable } from "../sessions/errors";
 import { usernameProblem } from "./validation";
 
 export interface AccountRules {
@@ -74,9 +75,7 @@ function guarded<A extends unknown[], R>(name: string, method: (...args: A) => P
     try {
       return await method(...args);
     } catch (err) {
-      throw err instanceof SessionStoreUnavailable
-        ? err
-        : new SessionStoreUnavailable(`throttle ${name}`, err);
+      throw err instanceof ServiceUnavailable ? err : new LimiterUnavailable(`throttle ${name}`, err);
     }
   };
 }

@@ -4,13 +4,6 @@ export const PASSWORD_RULE = "8 to 1024 characters";
 
 const USERNAME = /^[A-Za-z0-9._-]{3,32}$/;
 
-/** A form field as one string, or undefined if missing or sent as anything else. */
-export function field(body: unknown, name: string): string | undefined {
-  if (typeof body !== "object" || body === null || !Object.hasOwn(body, name)) return undefined;
-  const value = (body as Record<string, unknown>)[name];
-  return typeof value === "string" ? value : undefined;
-}
-
 export function usernameProblem(username: string): string | undefined {
   return USERNAME.test(username) ? undefined : `Username: use ${USERNAME_RULE}.`;
 }

@@ -1,8 +1,9 @@
 // The cart kept in the session: the Flask sessions course's classic use of a session.
 // Works logged in or not, survives log-in (the new session keeps it), is gone after log-out.
+// Mounted on /cart: the paths below are within it.
 import { Router, type Request, type Response } from "express";
-import { field } from "../auth/validation";
 import { flash } from "../http/flash";
+import { field } from "../http/forms";
 import { saveSession } from "../sessions/promises";
 import { addToCart, cartLines, parseQuantity, setQuantity, type CartChange } from "./cart";
 import { findProduct, formatPrice, PRODUCTS } from "./catalogue";
@@ -13,11 +14,11 @@ const UNKNOWN_PRODUCT = "That product is not in the catalogue.";
 export function cartRouter(): Router {
   const router = Router();
 
-  router.get("/cart", function showCart(req, res) {
+  router.get("/", function showCart(req, res) {
     renderCart(req, res, 200);
   });
 
-  router.post("/cart/items", async function addItem(req, res) {
+  router.post("/items", async function addItem(req, res) {
     const product = findProduct(field(req.body, "product"));
     const quantity = parseQuantity(field(req.body, "quantity"), 1);
     if (!product) return renderCart(req, res, 400, UNKNOWN_PRODUCT);
@@ -30,7 +31,7 @@ export function cartRouter(): Router {
     );
   });
 
-  router.post("/cart/items/:product", async function changeQuantity(req, res) {
+  router.post("/items/:product", async function changeQuantity(req, res) {
     const product = findProduct(req.params.product);
     const quantity = parseQuantity(field(req.body, "quantity"));
     if (!product) return renderCart(req, res, 400, UNKNOWN_PRODUCT);
@@ -40,7 +41,7 @@ export function cartRouter(): Router {
     await applyChange(req, res, setQuantity(req.session.cart, product, quantity), message);
   });
 
-  router.post("/cart/clear", async function clearCart(req, res) {
+  router.post("/clear", async function clearCart(req, res) {
     delete req.session.cart;
     flash(req, "info", "Your cart is empty.");
     await saveSession(req);

@@ -10,7 +10,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { parse as parseCookies } from "cookie";
 import type { NextFunction, Request, Response } from "express";
 import { isLoggedIn } from "../auth/requireLogin";
-import { field } from "../auth/validation";
+import { field } from "../http/forms";
 import type { Config } from "../config";
 import { cookieName, sessionCookieOptions } from "../sessions/middleware";
 import { hasStoredSession } from "../sessions/serialise";

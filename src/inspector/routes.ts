@@ -1,9 +1,10 @@
 // GET /session: the session inspector. It shows visitors their own session as the server
 // sees it: the cookie their browser sent, the record behind it, what is stored in it,
 // its clocks, every cookie of the site it holds, and the Cookie and Set-Cookie headers of
-// this very request.
+// this very request. Mounted on /session.
 import { parse as parseCookies } from "cookie";
 import { Router, type Request, type Response } from "express";
+import type { Logger } from "pino";
 import type { Config } from "../config";
 import { shortId } from "../sessions/ids";
 import { idleTimeoutMs, ttlMs } from "../sessions/lifetime";
@@ -14,6 +15,7 @@ export interface InspectorDeps {
   config: Config;
   storage: SessionStorage;
   now: () => number;
+  logger: Logger;
 }
 
 /** "name=abcdefgh…" for every cookie: enough to recognise, too little to reuse. */
@@ -58,13 +60,13 @@ function duration(ms: number): string {
   return `${count} ${name}${count === 1 ? "" : "s"}`;
 }
 
-export function inspectorRouter({ config, storage, now }: InspectorDeps): Router {
+export function inspectorRouter({ config, storage, now, logger }: InspectorDeps): Router {
   const router = Router();
   const sidName = sessionCookieName(config);
   const cookieOptions = sessionCookieOptions(config);
   const siteCookies = SITE_COOKIES.map((base) => ({ base, name: cookieName(config, base) }));
 
-  router.get("/session", async function inspectSession(req: Request, res: Response) {
+  router.get("/", async function inspectSession(req: Request, res: Response) {
     const at = now();
     const stored = req.cookieSessionId !== undefined && req.cookieSessionId === req.sessionID;
     const record = stored ? await storage.describe(req.sessionID).catch(() => undefined) : undefined;
@@ -125,7 +127,7 @@ export function inspectorRouter({ config, storage, now }: InspectorDeps): Router
     const setCookie = shortenSetCookie(res.getHeader("Set-Cookie"));
     req.app.render("session", { ...res.locals, ...locals, setCookie }, (err, html) => {
       if (err) {
-        req.log.error({ err }, "could not render the session inspector");
+        logger.error({ err, url: req.originalUrl }, "could not render the session inspector");
         res.end("<p>The inspector could not be shown.</p>");
         return;
       }

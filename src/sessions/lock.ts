@@ -27,6 +27,7 @@ import {
 import { hostname } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ServiceUnavailable } from "../http/errors";
 import { SessionStoreUnavailable } from "./errors";
 
 /** How old a holder's heartbeat may get before others may take its locks (a hung process). */
@@ -34,12 +35,13 @@ export const LOCK_HOLD_MS = 60_000;
 /** The owner records' names in the locks folder: `owner.<host>.<pid>.<random>`. */
 const OWNER_PREFIX = "owner.";
 
-export class SessionBusy extends Error {
-  readonly status = 503;
-  readonly retryAfterSeconds = 2;
+export class SessionBusy extends ServiceUnavailable {
   constructor() {
-    super("the session is busy with another request");
-    this.name = "SessionBusy";
+    super("the session is busy with another request", {
+      service: "session lock",
+      retryAfterSeconds: 2,
+      visitorText: "Your session is still busy with another request (another tab, or a double click).",
+    });
   }
 }
 
