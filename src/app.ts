@@ -26,10 +26,10 @@ import { PUBLIC_DIR, VIEWS_DIR } from "./paths";
 import { createCsrf } from "./http/csrf";
 import { errorHandler, notFound } from "./http/errors";
 import { flashMiddleware } from "./http/flash";
-import { sessionCookieName, sessionCookieOptions, sessionMiddleware } from "./sessions/middleware";
+import { currentUser } from "./auth/requireLogin";
 import { createAdmission } from "./sessions/admission";
-import { saveBeforeAnswering } from "./sessions/saveFirst";
-import { serialiseSessions } from "./sessions/serialise";
+import { cookieAttributes, cookieName } from "./sessions/cookies";
+import { sessionLayer } from "./sessions/sessionLayer";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
 
 /** Body size for every form: far above any honest form, far below a problem. */
@@ -75,6 +75,13 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   const knownDevice = knownDeviceCookie(config);
   const csrf = createCsrf(config);
   const production = config.env === "production";
+  const sessions = sessionLayer(config, {
+    storage,
+    admission,
+    loginSessions,
+    now,
+    onReleaseError: (err) => logger.error({ err }, "could not release a session lock"),
+  });
 
   const app = express();
   app.disable("x-powered-by");
@@ -94,18 +101,9 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   app.use(requestLogging(logger));
   app.get("/healthz", healthCheck({ storage, db }));
   app.use(noStore);
-  app.use(admission.refusePlainHttpForms);
-  app.use(
-    serialiseSessions(config, storage.locks, (err) =>
-      logger.error({ err }, "could not release a session lock"),
-    ),
-  );
-  app.use(sessionMiddleware(config, storage.store));
-  app.use(saveBeforeAnswering(admission));
+  app.use(sessions.openSession);
   app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }));
-  // After the body, not before: a session revoked while its request's body was still on
-  // the way must not finish that request logged in.
-  app.use(loginSessions.check);
+  app.use(sessions.checkLogin); // after the body: see src/sessions/sessionLayer.ts
   app.use(csrf.expose);
   app.use(flashMiddleware(config));
   app.use(exposeUser);
@@ -120,7 +118,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
       throttle,
       knownDevice,
       passwords,
-      sessionCookie: { name: sessionCookieName(config), options: sessionCookieOptions(config) },
+      sessionCookie: { name: cookieName(config, "sid"), options: cookieAttributes(config) },
     }),
   );
   app.use(accountRouter({ users, loginSessions, throttle, knownDevice, passwords }));
@@ -200,7 +198,7 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
 }
 
 function exposeUser(req: Request, res: Response, next: NextFunction): void {
-  res.locals.currentUser = req.session.name;
+  res.locals.currentUser = currentUser(req)?.name;
   res.locals.cartCount = itemCount(req.session.cart);
   res.locals.path = req.path;
   next();

@@ -94,7 +94,7 @@ export function makeTestApp(env: Record<string, string> = {}, deps: AppDeps = {}
       readdirSync(config.sessionDir)
         .filter((name) => name.endsWith(".json"))
         .map((name) => name.slice(0, -".json".length)),
-    storedIds: async () => (await handstamp.storage.list()).map((s) => s.id),
+    storedIds: async () => (await handstamp.storage.store.list()).map((s) => s.id),
   };
 }
 

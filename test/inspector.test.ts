@@ -71,7 +71,7 @@ describe("the session inspector", () => {
     await agent.get("/"); // its Log out form has a CSRF token: an HMAC, never kept in the session
     const res = await inspect(agent);
     const data = JSON.parse(section(res.text, "session-data"));
-    expect(data).toMatchObject({ name: "inspected" });
+    expect(data).toMatchObject({ user: { name: "inspected" } });
     expect(data).not.toHaveProperty("csrfToken");
     const token = /name="_csrf" value="([^"]+)"/.exec(res.text)![1]!;
     expect(res.text.split(token)).toHaveLength(2); // only in the page's own Log out form

@@ -2,7 +2,7 @@
 // like log-in), and see and end your own sessions ("your devices").
 import { Router } from "express";
 import type { knownDeviceCookie } from "../auth/knownDevice";
-import { requireLogin } from "../auth/requireLogin";
+import { currentUser, requireLogin } from "../auth/requireLogin";
 import type { LoginSessions } from "../auth/loginSessions";
 import { HANDLE_PATTERN } from "../auth/logins";
 import type { Passwords } from "../auth/passwords";
@@ -40,7 +40,7 @@ export function accountRouter({
     const current = field(req.body, "current") ?? "";
     const password = field(req.body, "password") ?? "";
     const page = { passwordRule: PASSWORD_RULE };
-    const user = users.findById(req.session.userId!);
+    const user = users.findById(currentUser(req)!.id);
     // The current password is guessed here as at log-in (from a stolen session, say): the
     // same lock, the same counts, and the browser's known-device cookie picks the budget.
     const known = user !== undefined && knownDevice.isKnown(req, user.username);
@@ -68,7 +68,7 @@ export function accountRouter({
   });
 
   router.get("/account/sessions", function showSessions(req, res) {
-    const sessions = loginSessions.liveFor(req.session.userId!).map((login) => ({
+    const sessions = loginSessions.liveFor(currentUser(req)!.id).map((login) => ({
       handle: login.handle,
       createdAt: new Date(login.createdAt).toISOString(),
       lastSeen: new Date(login.lastSeen).toISOString(),
@@ -79,7 +79,7 @@ export function accountRouter({
   });
 
   router.post("/account/sessions/others", async function endOtherSessions(req, res) {
-    const ended = await loginSessions.endOthers(req.session.userId!, req.sessionID);
+    const ended = await loginSessions.endOthers(currentUser(req)!.id, req.sessionID);
     flash(req, "success", endedText(ended));
     await saveSession(req);
     res.redirect(303, "/account/sessions");
@@ -89,11 +89,11 @@ export function accountRouter({
     const handle = req.params.handle;
     const own =
       HANDLE_PATTERN.test(handle) &&
-      loginSessions.liveFor(req.session.userId!).find((l) => l.handle === handle);
+      loginSessions.liveFor(currentUser(req)!.id).find((l) => l.handle === handle);
     if (own && own.sessionId === req.sessionID) {
       return res.status(400).render("errors/4xx", { status: 400, message: "To end this session, log out." });
     }
-    if (!own || !(await loginSessions.revoke(req.session.userId!, handle))) {
+    if (!own || !(await loginSessions.revoke(currentUser(req)!.id, handle))) {
       return res.status(404).render("errors/404");
     }
     flash(req, "success", "That session was ended: the device it was on is logged out.");
