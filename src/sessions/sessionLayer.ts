@@ -176,7 +176,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       // 7. The one Set-Cookie, when the headers go out (after step 6 in the usual order).
       onHeaders(res, function writeSessionCookie() {
         const line = state.decideCookie();
-        if (!line) return;
+        if (!line || state.dropped) return; // dropped: admission refused it after the inspector's preview
         if (req.sessionID !== state.cookieId) {
           const unlock = locks.lockNew(req.sessionID);
           if (unlock) state.held.push(unlock);
@@ -284,7 +284,14 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
         state.stored = false;
       },
       async save() {
-        await save(req, state, JSON.stringify(req.session));
+        try {
+          await save(req, state, JSON.stringify(req.session));
+        } catch (err) {
+          // The route answers with the error page: that answer must not try again, nor
+          // send a cookie for a session that was never stored.
+          state.dropped = true;
+          throw err;
+        }
       },
       async reload() {
         const record = await store.get(req.sessionID);
