@@ -80,7 +80,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     admission,
     loginSessions,
     now,
-    onReleaseError: (err) => logger.error({ err }, "could not release a session lock"),
+    onError: (err, msg) => logger.error({ err }, msg),
   });
 
   const app = express();

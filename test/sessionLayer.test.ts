@@ -2,7 +2,7 @@
 // it: one session cookie per response at most, re-signed once after a secret rotation,
 // with Max-Age when it has a lifetime, and nothing claimed when a save fails.
 import { mkdirSync, rmSync } from "node:fs";
-import { sign, unsign } from "cookie-signature";
+import { unsign } from "cookie-signature";
 import request from "supertest";
 import {
   csrfFrom,
@@ -14,6 +14,7 @@ import {
   TEST_SECRET,
   visits,
   type TestApp,
+  signedCookie,
 } from "./helpers";
 
 const sessionLines = (res: { headers: Record<string, unknown> }) =>
@@ -68,18 +69,14 @@ describe("secret rotation", () => {
     await before.close();
     const t = reopen(before, { SESSION_SECRET: `${TEST_SECRET},old-secret` });
     try {
-      const res = await request(t.app)
-        .get("/")
-        .set("Cookie", `sid=s:${sign(id, "old-secret")}`);
+      const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "old-secret"));
       expect(res.text).toContain('data-testid="visits">2<');
       const lines = sessionLines(res);
       expect(lines).toHaveLength(1);
       const value = decodeURIComponent(lines[0]!.split(";")[0]!).slice("sid=s:".length);
       expect(unsign(value, TEST_SECRET)).toBe(id);
       // The browser now holds the re-signed cookie: nothing more to re-issue.
-      const next = await request(t.app)
-        .get("/")
-        .set("Cookie", `sid=s:${sign(id, TEST_SECRET)}`);
+      const next = await request(t.app).get("/").set("Cookie", signedCookie(id, TEST_SECRET));
       expect(next.text).toContain('data-testid="visits">3<');
       expect(sessionLines(next)).toEqual([]);
     } finally {

@@ -49,7 +49,8 @@ export interface SessionLayerDeps {
   admission: Admission;
   loginSessions: Pick<LoginSessions, "check">;
   now: () => number;
-  onReleaseError: (err: unknown) => void;
+  /** Where a failure nobody is waiting for goes (a lock's release, a streamed page's save). */
+  onError: (err: unknown, msg: string) => void;
 }
 
 type RequestSession = Session & Partial<SessionData>;
@@ -72,9 +73,9 @@ interface RequestState {
   dropped: boolean;
   /** The end-of-request save has run (or failed). */
   committed: boolean;
-  /** The Set-Cookie line, once decided: null for none. */
-  cookieLine?: string | null;
-  /** Decides the Set-Cookie line (once). */
+  /** The session as JSON at the end of the request, once the save has run. */
+  ended?: string;
+  /** The session's Set-Cookie line for this response, or null. */
   decideCookie(): string | null;
   held: Release[];
 }
@@ -150,7 +151,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       const release = () => {
         if (released) return;
         released = true;
-        for (const unlock of state.held) unlock().catch(deps.onReleaseError);
+        for (const unlock of state.held) unlock().catch((err) => deps.onError(err, "could not release a session lock"));
       };
       res.once("finish", release);
       res.once("close", release);
@@ -176,7 +177,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       // 7. The one Set-Cookie, when the headers go out (after step 6 in the usual order).
       onHeaders(res, function writeSessionCookie() {
         const line = state.decideCookie();
-        if (!line || state.dropped) return; // dropped: admission refused it after the inspector's preview
+        if (!line) return;
         if (req.sessionID !== state.cookieId) {
           const unlock = locks.lockNew(req.sessionID);
           if (unlock) state.held.push(unlock);
@@ -190,7 +191,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
         res.end = end as Response["end"];
         if (res.headersSent) {
           // A route that streamed: its headers are gone, the save can only follow them.
-          commit(req, state, timings).catch(deps.onReleaseError);
+          commit(req, state, timings).catch((err) => deps.onError(err, "could not save the session of a streamed page"));
           return end.apply(res, args);
         }
         commit(req, state, timings).then(
@@ -199,7 +200,6 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
             // Nothing of this response has gone out: it becomes the error page, and no
             // cookie, header or message of the page that failed goes with it.
             (req as { session?: unknown }).session = undefined;
-            state.cookieLine = null;
             res.removeHeader("Set-Cookie");
             res.removeHeader("Location");
             res.locals.currentUser = undefined;
@@ -226,21 +226,21 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     state.stored = stored;
     state.loaded = state.saved = JSON.stringify(session);
     state.fresh = false;
-    state.cookieLine = undefined;
   }
 
-  /** Whether the session cookie is (re)sent, and its line: decided once per response. */
+  /** The session's Set-Cookie line for this response, or null when none is due. */
   function decideCookie(req: Request, state: RequestState): string | null {
-    if (state.cookieLine !== undefined) return state.cookieLine;
     const session = req.session as RequestSession | undefined;
     if (!session || state.dropped) return null;
-    const json = JSON.stringify(session);
-    const willBeStored = state.stored || (!state.committed && json !== state.saved);
     const newId = req.sessionID !== state.cookieId;
-    const persistentChanged = session.cookie.expires !== null && json !== state.loaded;
-    if (!willBeStored || !(newId || state.rotate || persistentChanged)) return (state.cookieLine = null);
+    const persistent = session.cookie.expires !== null;
+    // Most requests: a stored session whose cookie the browser already holds as it should.
+    if (!newId && !state.rotate && !persistent) return null;
+    const json = state.ended ?? JSON.stringify(session);
+    const willBeStored = state.stored || (!state.committed && json !== state.saved);
+    if (!willBeStored || !(newId || state.rotate || json !== state.loaded)) return null;
     const value = signSessionId(req.sessionID, config.sessionSecrets[0]!);
-    return (state.cookieLine = setCookieLine(config, name, value, session.cookie.maxAge, now()));
+    return setCookieLine(config, name, value, session.cookie.maxAge, now());
   }
 
   /** Writes the session now, if it may be stored at all; false if it may not. */
@@ -265,7 +265,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     const session = req.session as RequestSession | undefined;
     if (!session || state.dropped) return;
     const started = performance.now();
-    const json = JSON.stringify(session);
+    const json = (state.ended = JSON.stringify(session));
     if (json !== state.saved) await save(req, state, json);
     else if (state.stored && !state.fresh) await store.touch(req.sessionID, lifetime(session));
     timings.saveMs = performance.now() - started;
