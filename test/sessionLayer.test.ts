@@ -3,6 +3,7 @@
 // with Max-Age when it has a lifetime, and nothing claimed when a save fails.
 import { mkdirSync, rmSync } from "node:fs";
 import { unsign } from "cookie-signature";
+import express from "express";
 import request from "supertest";
 import {
   csrfFrom,
@@ -102,6 +103,35 @@ describe("a save that fails", () => {
       expect(setCookieHeaders(res)).toEqual([]);
       mkdirSync(t.config.sessionDir);
       expect(t.sessionFiles()).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("where a request's session time went", () => {
+  test("each request leaves its lock wait, load and save (ms) for the request log", async () => {
+    const t = makeTestApp();
+    try {
+      const seen: unknown[] = [];
+      // What the request log does: read them once the response has finished.
+      const logged = express();
+      logged.use(function readTimings(_req, res, next) {
+        res.on("finish", () => seen.push(res.locals.sessionTimings));
+        next();
+      });
+      logged.use(t.app);
+      const browser = request.agent(logged);
+      await browser.get("/");
+      await browser.get("/");
+      expect(seen).toHaveLength(2);
+      for (const timings of seen) {
+        expect(timings).toEqual({
+          lockWaitMs: expect.any(Number),
+          loadMs: expect.any(Number),
+          saveMs: expect.any(Number),
+        });
+      }
     } finally {
       await t.close();
     }
