@@ -25,10 +25,9 @@ import { exposeUser } from "./http/locals";
 import { requestLogging } from "./http/requestLog";
 import { staticFiles } from "./http/staticFiles";
 import { createViews } from "./http/views";
-import { sessionCookieName, sessionCookieOptions, sessionMiddleware } from "./sessions/middleware";
 import { createAdmission } from "./sessions/admission";
-import { saveBeforeAnswering } from "./sessions/saveFirst";
-import { serialiseSessions } from "./sessions/serialise";
+import { cookieAttributes, cookieName } from "./sessions/cookies";
+import { sessionLayer } from "./sessions/sessionLayer";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
 
 /** Body size for every form: far above any honest form, far below a problem. */
@@ -74,6 +73,13 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   const knownDevice = knownDeviceCookie(config);
   const csrf = createCsrf(config);
   const production = config.env === "production";
+  const sessions = sessionLayer(config, {
+    storage,
+    admission,
+    loginSessions,
+    now,
+    onError: (err, msg) => logger.error({ err }, msg),
+  });
 
   const app = express();
   app.disable("x-powered-by");
@@ -93,18 +99,9 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   app.use(requestLogging(logger));
   app.get("/healthz", healthCheck({ storage, db }));
   app.use(noStore);
-  app.use(admission.refusePlainHttpForms);
-  app.use(
-    serialiseSessions(config, storage.locks, (err) =>
-      logger.error({ err }, "could not release a session lock"),
-    ),
-  );
-  app.use(sessionMiddleware(config, storage.store));
-  app.use(saveBeforeAnswering(admission));
+  app.use(sessions.openSession);
   app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }));
-  // After the body, not before: a session revoked while its request's body was still on
-  // the way must not finish that request logged in.
-  app.use(loginSessions.check);
+  app.use(sessions.checkLogin); // after the body: see src/sessions/sessionLayer.ts
   app.use(csrf.expose);
   app.use(flashMiddleware(config));
   app.use(exposeUser);
@@ -118,13 +115,13 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     throttle,
     knownDevice,
     passwords,
-    sessionCookie: { name: sessionCookieName(config), options: sessionCookieOptions(config) },
+    sessionCookie: { name: cookieName(config, "sid"), options: cookieAttributes(config) },
   });
   app.use("/signup", auth.signup);
   app.use("/login", auth.login);
   app.use("/logout", auth.logout);
   app.use("/account", accountRouter({ users, loginSessions, throttle, knownDevice, passwords }));
-  app.use("/session", inspectorRouter({ config, storage, now, logger }));
+  app.use("/session", inspectorRouter({ config, storage, now }));
   // The home page and /secret, last: only they and the pages that match nothing get here.
   app.use(homeRouter());
   app.use(notFound);

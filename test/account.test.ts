@@ -13,15 +13,12 @@ import {
   signUp,
   useTestApp,
   type Agent,
+  isLoggedIn,
 } from "./helpers";
 
 const FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 const SAFARI_IPHONE =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1";
-
-async function isLoggedIn(agent: Agent): Promise<boolean> {
-  return (await agent.get("/secret")).status === 200;
-}
 
 /** Posts a form of the account pages with the page's own CSRF token. */
 async function submit(agent: Agent, page: string, action: string, fields: Record<string, string> = {}) {

@@ -96,9 +96,9 @@ const ROUTES: FormRoute[] = [
 /** What must not change when a request is refused: the parts of a session a visitor cares about. */
 async function sessionState(t: TestApp, agent: Agent) {
   const id = await sessionIdOf(t, agent);
-  const stored = (await t.storage.list()).find((s) => s.id === id);
-  const { visits, cart, userId, name, login } = stored?.data ?? {};
-  return JSON.stringify({ id, visits, cart, userId, name, login });
+  const stored = (await t.storage.store.list()).find((s) => s.id === id);
+  const { visits, cart, user, login } = stored?.data ?? {};
+  return JSON.stringify({ id, visits, cart, user, login });
 }
 
 describe("random and hostile form input", () => {

@@ -1,5 +1,5 @@
 // One request at a time per session: no update is lost, whatever overlaps.
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { csrfFrom, logIn, sessionIdFrom, cookieFrom, signUp, tempDir, TEST_SECRET } from "./helpers";
@@ -13,7 +13,7 @@ import {
   useListeningApp,
 } from "./overHttp";
 import { ROOT, startProcess, startServer, stop, type Started } from "./processes";
-import { createFileLocks, SessionBusy } from "../src/sessions/lock";
+import { createFileLocks, LOCK_HOLD_MS, SessionBusy } from "../src/sessions/lock";
 import { LOCKS_FOLDER } from "../src/sessions/storage";
 
 describe("one process", () => {
@@ -130,19 +130,16 @@ describe("file locks", () => {
   const dir = tempDir("handstamp-locks-");
   const id = "A".repeat(43);
 
-  test("a lock held by another machine is honoured until its deadline", async () => {
-    writeFileSync(
-      path.join(dir, `${id}.lock`),
-      JSON.stringify({ host: "elsewhere", pid: 1, token: "x", until: Date.now() + 60_000 }),
-    );
+  test("a lock held by another machine is honoured while its heartbeat is fresh", async () => {
+    writeFileSync(path.join(dir, `${id}.lock`), JSON.stringify({ host: "elsewhere", pid: 1 }));
     await expect(createFileLocks(dir, 200).acquire(id)).rejects.toBeInstanceOf(SessionBusy);
   });
 
-  test("and taken over after its deadline", async () => {
-    writeFileSync(
-      path.join(dir, `${id}.lock`),
-      JSON.stringify({ host: "elsewhere", pid: 1, token: "x", until: Date.now() - 1 }),
-    );
+  test("and taken over once its heartbeat is older than the hold time", async () => {
+    const lock = path.join(dir, `${id}.lock`);
+    writeFileSync(lock, JSON.stringify({ host: "elsewhere", pid: 1 }));
+    const beat = (Date.now() - LOCK_HOLD_MS - 1_000) / 1000;
+    utimesSync(lock, beat, beat);
     const release = await createFileLocks(dir, 200).acquire(id);
     await release();
   });

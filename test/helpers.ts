@@ -12,6 +12,7 @@ import request from "supertest";
 import type TestAgent from "supertest/lib/agent";
 import { createApp, type AppDeps, type Handstamp } from "../src/app";
 import { parseConfig, type Config } from "../src/config";
+import { signSessionId } from "../src/sessions/sessionLayer";
 import { MISSING_REDIS, useRedis } from "./redisServer";
 
 export type Agent = TestAgent;
@@ -94,7 +95,7 @@ export function makeTestApp(env: Record<string, string> = {}, deps: AppDeps = {}
       readdirSync(config.sessionDir)
         .filter((name) => name.endsWith(".json"))
         .map((name) => name.slice(0, -".json".length)),
-    storedIds: async () => (await handstamp.storage.list()).map((s) => s.id),
+    storedIds: async () => (await handstamp.storage.store.list()).map((s) => s.id),
   };
 }
 
@@ -185,6 +186,16 @@ export function sessionIdFrom(res: { headers: Record<string, unknown> }, name = 
 
 export function setCookieHeaders(res: { headers: Record<string, unknown> }): string[] {
   return (res.headers["set-cookie"] as string[] | undefined) ?? [];
+}
+
+/** A session cookie for a Cookie header, signed as the session layer signs it. */
+export function signedCookie(id: string, secret: string, name = "sid"): string {
+  return `${name}=${signSessionId(id, secret)}`;
+}
+
+/** Whether this browser is logged in: the page for logged-in visitors answers 200. */
+export async function isLoggedIn(agent: Agent): Promise<boolean> {
+  return (await agent.get("/secret")).status === 200;
 }
 
 /** The "name=value" of one cookie a response sets, for a Cookie header. */

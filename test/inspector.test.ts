@@ -1,5 +1,4 @@
 // GET /session: the visitor's own session, shown as the server sees it.
-import { sign } from "cookie-signature";
 import request from "supertest";
 import {
   logIn,
@@ -12,6 +11,7 @@ import {
   useTestApp,
   visits,
   type Agent,
+  signedCookie,
 } from "./helpers";
 
 /** The text of an element by data-testid, tags removed. */
@@ -71,7 +71,7 @@ describe("the session inspector", () => {
     await agent.get("/"); // its Log out form has a CSRF token: an HMAC, never kept in the session
     const res = await inspect(agent);
     const data = JSON.parse(section(res.text, "session-data"));
-    expect(data).toMatchObject({ name: "inspected" });
+    expect(data).toMatchObject({ user: { name: "inspected" } });
     expect(data).not.toHaveProperty("csrfToken");
     const token = /name="_csrf" value="([^"]+)"/.exec(res.text)![1]!;
     expect(res.text.split(token)).toHaveLength(2); // only in the page's own Log out form
@@ -160,9 +160,7 @@ describe("the inspector's Set-Cookie line", () => {
     await first.close();
     const t = reopen(first, { SESSION_SECRET: "new-secret,old-secret" });
     try {
-      const res = await request(t.app)
-        .get("/session")
-        .set("Cookie", `sid=s:${sign(id, "old-secret")}`);
+      const res = await request(t.app).get("/session").set("Cookie", signedCookie(id, "old-secret"));
       const sent = setCookieHeaders(res);
       expect(sent).toHaveLength(1);
       const shown = section(res.text, "response-set-cookie");

@@ -1,6 +1,6 @@
 // The session's lifetimes on an injectable clock (no sleeps): idle timeout, absolute
 // timeout from log-in, remember-me, secret rotation, and a log-in ended elsewhere.
-import { sign, unsign } from "cookie-signature";
+import { unsign } from "cookie-signature";
 import request from "supertest";
 import { EXPIRED_MESSAGE } from "../src/auth/loginSessions";
 import { createLogins } from "../src/auth/logins";
@@ -17,6 +17,8 @@ import {
   visits,
   type Agent,
   type TestApp,
+  isLoggedIn,
+  signedCookie,
 } from "./helpers";
 
 const MINUTE = 60_000;
@@ -28,10 +30,6 @@ function appWithClock(env: Record<string, string> = {}) {
   const clock = { now: Date.now() };
   const t = makeTestApp(env, { now: () => clock.now });
   return { t, clock, advance: (ms: number) => (clock.now += ms) };
-}
-
-async function isLoggedIn(agent: Agent): Promise<boolean> {
-  return (await agent.get("/secret")).status === 200;
 }
 
 /** Follows the redirect to the login page and returns its flashes. */
@@ -123,17 +121,13 @@ describe("secret rotation", () => {
     await before.close();
     const after = reopen(before, { SESSION_SECRET: `${TEST_SECRET},old-secret` });
     try {
-      const res = await request(after.app)
-        .get("/")
-        .set("Cookie", `sid=s:${sign(oldId, "old-secret")}`);
+      const res = await request(after.app).get("/").set("Cookie", signedCookie(oldId, "old-secret"));
       expect(res.text).toContain('data-testid="visits">2<'); // the same session
       const reissued = decodeURIComponent(cookieFrom(res)).slice("sid=s:".length);
       expect(unsign(reissued, TEST_SECRET)).toBe(oldId);
       expect(setCookieHeaders(res)[0]).toMatch(/; Path=\/; HttpOnly; SameSite=Lax$/);
       // A cookie signed with the new secret is not re-issued.
-      const next = await request(after.app)
-        .get("/secret")
-        .set("Cookie", `sid=s:${sign(oldId, TEST_SECRET)}`);
+      const next = await request(after.app).get("/secret").set("Cookie", signedCookie(oldId, TEST_SECRET));
       expect(setCookieHeaders(next).filter((line) => line.startsWith("sid="))).toEqual([]);
     } finally {
       await after.close();
@@ -146,9 +140,7 @@ describe("secret rotation", () => {
       const agent = t.agent();
       await visits(agent);
       const id = t.sessionFiles()[0]!;
-      const res = await request(t.app)
-        .get("/")
-        .set("Cookie", `sid=s:${sign(id, "retired-secret")}`);
+      const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "retired-secret"));
       expect(res.text).toContain('data-testid="visits">1<');
       expect(sessionIdFrom(res)).not.toBe(id);
     } finally {
@@ -164,12 +156,12 @@ describe("a log-in ended elsewhere", () => {
       const agent = t.agent();
       await signUp(agent, "resurrect");
       const id = t.sessionFiles()[0]!;
-      const record = await new Promise<unknown>((resolve) => t.storage.store.get(id, (_e, s) => resolve(s)));
+      const record = (await t.storage.store.get(id))!;
       // Log-out everywhere (a password change, say) ends it; then a slow request that had
-      // loaded the session before writes it back, as express-session would.
+      // loaded the session before writes it back.
       createLogins(t.db).remove(id);
-      await t.storage.remove(id);
-      await new Promise((resolve) => t.storage.store.set(id, record as never, resolve));
+      await t.storage.store.destroy(id);
+      await t.storage.store.set(id, record.data, 30 * MINUTE);
       expect(await isLoggedIn(agent)).toBe(false);
       expect(t.sessionFiles()).not.toContain(id);
     } finally {

@@ -79,11 +79,11 @@ describe("a session revoked while its request is on the way", () => {
     const store = t.storage.store;
     const get = store.get.bind(store);
     const loaded = new Promise<void>((resolve) => {
-      store.get = (id, callback) =>
-        get(id, (err, data) => {
-          callback(err, data);
-          if (id === stolenId) resolve();
-        });
+      store.get = async (id) => {
+        const record = await get(id);
+        if (id === stolenId) setImmediate(resolve);
+        return record;
+      };
     });
     const port = (server.address() as AddressInfo).port;
     const request = slowPost(

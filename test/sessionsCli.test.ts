@@ -46,9 +46,7 @@ describe("npm run sessions", () => {
     // Tokens are no longer kept in sessions (src/http/csrf.ts), but older records hold one.
     const id = generateSessionId();
     const data = { cookie: { originalMaxAge: null, httpOnly: true, path: "/" }, csrfToken: "from-csrf-sync" };
-    await new Promise<void>((resolve, reject) =>
-      t.storage.store.set(id, data as never, (err) => (err ? reject(err) : resolve())),
-    );
+    await t.storage.store.set(id, data as never, 30 * 60_000);
     const run = await sessions(t.config, ["show", id.slice(0, 12)]);
     expect(run.code).toBe(0);
     expect(run.out).toContain('"csrfToken": "(hidden)"');

@@ -46,7 +46,7 @@ describe("sessions as files on disk", () => {
     const res = await logIn(browser, "disk-user");
     const id = sessionIdFrom(res)!;
     const file = path.join(t.config.sessionDir, `${id}.json`);
-    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ name: "disk-user" });
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ user: { name: "disk-user" } });
     await logOut(browser);
     expect(() => statSync(file)).toThrow(/ENOENT/);
   });
@@ -83,7 +83,7 @@ describe("sessions as files on disk", () => {
       expect(await visits(browser)).toBe(2);
       edit(path.join(t.config.sessionDir, `${id}.json`));
       expect(await visits(browser)).toBe(42);
-      expect(await t.storage.sweep()).toBe(0);
+      expect(await t.storage.store.sweep()).toBe(0);
       expect(await visits(browser)).toBe(43);
     },
   );

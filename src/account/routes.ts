@@ -3,7 +3,7 @@
 // the paths below are within it, and every one of them needs a logged-in user.
 import { Router } from "express";
 import type { knownDeviceCookie } from "../auth/knownDevice";
-import { requireLogin } from "../auth/requireLogin";
+import { currentUser, requireLogin } from "../auth/requireLogin";
 import type { LoginSessions } from "../auth/loginSessions";
 import { HANDLE_PATTERN } from "../auth/logins";
 import type { Passwords } from "../auth/passwords";
@@ -43,7 +43,7 @@ export function accountRouter({
     const current = field(req.body, "current") ?? "";
     const password = field(req.body, "password") ?? "";
     const page = { passwordRule: PASSWORD_RULE };
-    const user = users.findById(req.session.userId!);
+    const user = users.findById(currentUser(req)!.id);
     // The current password is guessed here as at log-in (from a stolen session, say): the
     // same lock, the same counts, and the browser's known-device cookie picks the budget.
     const known = user !== undefined && knownDevice.isKnown(req, user.username);
@@ -71,7 +71,7 @@ export function accountRouter({
   });
 
   router.get("/sessions", function showSessions(req, res) {
-    const sessions = loginSessions.liveFor(req.session.userId!).map((login) => ({
+    const sessions = loginSessions.liveFor(currentUser(req)!.id).map((login) => ({
       handle: login.handle,
       createdAt: new Date(login.createdAt).toISOString(),
       lastSeen: new Date(login.lastSeen).toISOString(),
@@ -82,7 +82,7 @@ export function accountRouter({
   });
 
   router.post("/sessions/others", async function endOtherSessions(req, res) {
-    const ended = await loginSessions.endOthers(req.session.userId!, req.sessionID);
+    const ended = await loginSessions.endOthers(currentUser(req)!.id, req.sessionID);
     flash(req, "success", endedText(ended));
     await saveSession(req);
     res.redirect(303, "/account/sessions");
@@ -92,11 +92,11 @@ export function accountRouter({
     const handle = req.params.handle;
     const own =
       HANDLE_PATTERN.test(handle) &&
-      loginSessions.liveFor(req.session.userId!).find((l) => l.handle === handle);
+      loginSessions.liveFor(currentUser(req)!.id).find((l) => l.handle === handle);
     if (own && own.sessionId === req.sessionID) {
       throw new BadRequest("To end this session, log out.");
     }
-    if (!own || !(await loginSessions.revoke(req.session.userId!, handle))) throw new NotFound();
+    if (!own || !(await loginSessions.revoke(currentUser(req)!.id, handle))) throw new NotFound();
     flash(req, "success", "That session was ended: the device it was on is logged out.");
     await saveSession(req);
     res.redirect(303, "/account/sessions");

@@ -3,22 +3,20 @@
 // that account's lock after repeated failures (somebody else guessing) does not keep this
 // browser out. One account per browser: the last one logged in to.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { parse as parseCookies } from "cookie";
 import type { Request, Response } from "express";
 import type { Config } from "../config";
-import { cookieName, sessionCookieOptions } from "../sessions/middleware";
+import { cookieName, readCookie, setCookie } from "../sessions/cookies";
 
 const MAX_AGE_MS = 365 * 86_400_000;
 
 export function knownDeviceCookie(config: Config) {
   const name = cookieName(config, "device");
-  const options = { ...sessionCookieOptions(config), maxAge: MAX_AGE_MS };
   const mark = (secret: string, username: string) =>
     createHmac("sha256", secret).update(`known-device:${username.toLowerCase()}`).digest("base64url");
   return {
     /** Whether this browser has logged in to this account before. */
     isKnown(req: Request, username: string): boolean {
-      const value = req.headers.cookie?.includes(name) ? parseCookies(req.headers.cookie)[name] : undefined;
+      const value = readCookie(req, name);
       if (!value) return false;
       const given = Buffer.from(value);
       return config.sessionSecrets.some((secret) => {
@@ -27,7 +25,7 @@ export function knownDeviceCookie(config: Config) {
       });
     },
     remember(res: Response, username: string): void {
-      res.cookie(name, mark(config.sessionSecrets[0]!, username), options);
+      setCookie(res, config, name, mark(config.sessionSecrets[0]!, username), MAX_AGE_MS);
     },
   };
 }

@@ -28,13 +28,13 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
   /** Deletes a session's record and its index row; the row first, as it is what counts. */
   async function endOne(sessionId: string): Promise<void> {
     logins.remove(sessionId);
-    await storage.remove(sessionId).catch((err) => onError(err, "could not delete an ended session"));
+    await storage.store.destroy(sessionId).catch((err) => onError(err, "could not delete an ended session"));
   }
 
   function index(req: Request, createdAt: number): void {
     logins.add({
       sessionId: req.sessionID,
-      userId: req.session.userId!,
+      userId: req.session.user!.id,
       createdAt,
       expiresAt: createdAt + ttlMs(config, req.session, createdAt),
       userAgent: req.get("user-agent") ?? "",
@@ -54,13 +54,12 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
           req.session[key],
         ]),
       );
-      const previous = req.session.userId !== undefined ? req.sessionID : undefined;
+      const previous = req.session.user !== undefined ? req.sessionID : undefined;
       await regenerateSession(req);
       if (previous) logins.remove(previous);
       const at = now();
       Object.assign(req.session, kept);
-      req.session.userId = user.id;
-      req.session.name = user.username;
+      req.session.user = { id: user.id, name: user.username };
       req.session.login = loginRecord(config, at, remember);
       // A persistent cookie only when asked; otherwise it ends with the browser.
       req.session.cookie.maxAge = remember ? config.rememberMeMs : undefined;
@@ -104,7 +103,8 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
     liveFor: (userId: number): Login[] => logins.liveFor(userId, now()),
 
     /**
-     * Runs on every request, after the session is loaded:
+     * Runs on every request, after the session is loaded and the body read (the session
+     * layer mounts it: src/sessions/sessionLayer.ts says why there):
      * - past the absolute deadline: the session is ended, the user told to log in again;
      * - the cookie named a logged-in session the store no longer has (idle timeout): told too;
      * - a logged-in session whose index row is gone was ended elsewhere (log-out, revoke,
@@ -116,7 +116,7 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
       const session = req.session;
       if (session.login) {
         const login = logins.find(req.sessionID);
-        if (isPastAbsoluteDeadline(session, at) || !login || login.userId !== session.userId) {
+        if (isPastAbsoluteDeadline(session, at) || !login || login.userId !== session.user?.id) {
           const expired = login !== undefined;
           logins.remove(req.sessionID);
           await regenerateSession(req); // deletes the record; an empty session, new id
@@ -133,11 +133,4 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
       next();
     },
   };
-}
-
-declare module "express-serve-static-core" {
-  interface Request {
-    /** The session id of a correctly signed cookie, before the store looked it up. */
-    cookieSessionId?: string;
-  }
 }

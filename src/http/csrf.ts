@@ -7,13 +7,12 @@
 //   exists (the first page of a visit had no session yet), but only while nobody is
 //   logged in: log-in gives a new session id, so a token seen before it is refused after.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { parse as parseCookies } from "cookie";
 import type { NextFunction, Request, Response } from "express";
 import { isLoggedIn } from "../auth/requireLogin";
 import { field } from "../http/forms";
 import type { Config } from "../config";
-import { cookieName, sessionCookieOptions } from "../sessions/middleware";
-import { hasStoredSession } from "../sessions/serialise";
+import { cookieName, readCookie, setCookie } from "../sessions/cookies";
+import { hasStoredSession } from "../sessions/sessionLayer";
 
 /** 32 random bytes, base64url; a token (an HMAC-SHA256) has the same length. */
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
@@ -37,14 +36,12 @@ export function csrfCookieName(config: Config): string {
 
 export function createCsrf(config: Config) {
   const name = csrfCookieName(config);
-  const options = sessionCookieOptions(config);
 
   const tokenFor = (secret: string, boundTo: string) =>
     createHmac("sha256", secret).update(`handstamp-csrf\0${boundTo}`).digest("base64url");
 
   function cookieValue(req: Request): string | undefined {
-    if (!req.headers.cookie?.includes(name)) return undefined;
-    const value = parseCookies(req.headers.cookie)[name];
+    const value = readCookie(req, name);
     return value !== undefined && COOKIE_VALUE.test(value) ? value : undefined;
   }
 
@@ -76,7 +73,7 @@ export function createCsrf(config: Config) {
     let value = cookieValue(req);
     if (value === undefined) {
       value = randomBytes(32).toString("base64url");
-      res.cookie(name, value, options);
+      setCookie(res, config, name, value);
     }
     return tokenFor(config.sessionSecrets[0]!, `cookie\0${value}`);
   }

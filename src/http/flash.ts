@@ -8,14 +8,16 @@
 //
 // Only the last few messages are kept: redirects that are never followed (a script
 // posting the same form) must not grow the session without end.
-import { parse as parseCookies } from "cookie";
 import type { NextFunction, Request, Response } from "express";
 import type { SessionData } from "express-session";
 import type { Config } from "../config";
-import { cookieName, sessionCookieOptions } from "../sessions/middleware";
+import { clearCookie, cookieName, readCookie, setCookie } from "../sessions/cookies";
 
 export type FlashMessage = SessionData["flash"][number];
 export type FlashCategory = FlashMessage["category"];
+
+/** How long a message waits in its cookie for the next page. */
+const FLASH_COOKIE_MS = 60_000;
 
 /** More messages than a page can sensibly show: older ones are dropped. */
 export const FLASH_KEPT = 10;
@@ -31,25 +33,22 @@ const SESSIONLESS: Record<string, FlashMessage> = {
   "logged-out": { category: "info", text: "You have been logged out." },
   "login-required": { category: "error", text: "Please log in to see this page." },
 };
-export type SessionlessFlash = "logged-out" | "login-required";
+export type SessionlessFlash = Parameters<Response["flashAfterSession"]>[0];
 
 export function flashCookieName(config: Config): string {
   return cookieName(config, "flash");
 }
 
 export function flashMiddleware(config: Config) {
-  const cookieName = flashCookieName(config);
-  const cookieOptions = sessionCookieOptions(config);
+  const name = flashCookieName(config);
   return function exposeFlash(req: Request, res: Response, next: NextFunction): void {
-    res.flashAfterSession = (key) => res.cookie(cookieName, key, { ...cookieOptions, maxAge: 60_000 });
+    res.flashAfterSession = (key) => setCookie(res, config, name, key, FLASH_COOKIE_MS);
     // Read lazily by the layout, so only a rendered page uses messages up (not a redirect).
     res.locals.takeFlashes = (): FlashMessage[] => {
       const messages: FlashMessage[] = [];
-      const key = req.headers.cookie?.includes(cookieName)
-        ? parseCookies(req.headers.cookie)[cookieName]
-        : undefined;
+      const key = readCookie(req, name);
       if (key !== undefined) {
-        res.clearCookie(cookieName, cookieOptions);
+        clearCookie(res, config, name);
         if (Object.hasOwn(SESSIONLESS, key)) messages.push(SESSIONLESS[key]!);
       }
       if (req.session?.flash?.length) {
@@ -60,11 +59,4 @@ export function flashMiddleware(config: Config) {
     };
     next();
   };
-}
-
-declare module "express-serve-static-core" {
-  interface Response {
-    /** Shows a fixed message on the next page, for when there is no session to hold it. */
-    flashAfterSession(key: SessionlessFlash): void;
-  }
 }

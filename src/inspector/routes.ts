@@ -2,20 +2,18 @@
 // sees it: the cookie their browser sent, the record behind it, what is stored in it,
 // its clocks, every cookie of the site it holds, and the Cookie and Set-Cookie headers of
 // this very request. Mounted on /session.
-import { parse as parseCookies } from "cookie";
 import { Router, type Request, type Response } from "express";
-import type { Logger } from "pino";
 import type { Config } from "../config";
 import { shortId } from "../sessions/ids";
 import { idleTimeoutMs, ttlMs } from "../sessions/lifetime";
-import { cookieName, sessionCookieName, sessionCookieOptions } from "../sessions/middleware";
+import { cookieAttributes, cookieName, requestCookies, SITE_COOKIES } from "../sessions/cookies";
+import { hasStoredSession, plannedSessionCookie } from "../sessions/sessionLayer";
 import type { SessionStorage } from "../sessions/storage";
 
 export interface InspectorDeps {
   config: Config;
   storage: SessionStorage;
   now: () => number;
-  logger: Logger;
 }
 
 /** "name=abcdefgh…" for every cookie: enough to recognise, too little to reuse. */
@@ -31,20 +29,17 @@ export function shortenCookies(header: string, separator = "; "): string {
     .join(separator);
 }
 
+function setCookieLines(header: unknown): string[] {
+  return header === undefined ? [] : Array.isArray(header) ? header.map(String) : [String(header)];
+}
+
 /** Each Set-Cookie header with its value shortened and its attributes kept. */
-function shortenSetCookie(header: unknown): string[] {
-  const all = header === undefined ? [] : Array.isArray(header) ? header : [String(header)];
-  return all.map((line: string) => {
+function shortenSetCookie(lines: string[]): string[] {
+  return lines.map((line: string) => {
     const [pair, ...attributes] = line.split("; ");
     return [shortenCookies(pair ?? ""), ...attributes].join("; ");
   });
 }
-
-/**
- * Every cookie the site sets, by the base of its name (cookieName() adds `__Host-` in
- * production); views/session.njk explains each. `csrf` belongs to the CSRF defence.
- */
-const SITE_COOKIES = ["sid", "device", "flash", "csrf"] as const;
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
@@ -60,16 +55,16 @@ function duration(ms: number): string {
   return `${count} ${name}${count === 1 ? "" : "s"}`;
 }
 
-export function inspectorRouter({ config, storage, now, logger }: InspectorDeps): Router {
+export function inspectorRouter({ config, storage, now }: InspectorDeps): Router {
   const router = Router();
-  const sidName = sessionCookieName(config);
-  const cookieOptions = sessionCookieOptions(config);
+  const sidName = cookieName(config, "sid");
+  const cookieOptions = cookieAttributes(config);
   const siteCookies = SITE_COOKIES.map((base) => ({ base, name: cookieName(config, base) }));
 
   router.get("/", async function inspectSession(req: Request, res: Response) {
     const at = now();
-    const stored = req.cookieSessionId !== undefined && req.cookieSessionId === req.sessionID;
-    const record = stored ? await storage.describe(req.sessionID).catch(() => undefined) : undefined;
+    const stored = hasStoredSession(req);
+    const record = stored ? await storage.store.describe(req.sessionID).catch(() => undefined) : undefined;
     const { cookie, ...data } = req.session;
     const shownData = JSON.stringify(
       { ...data, ...(data.csrfToken ? { csrfToken: "(hidden)" } : {}), cookie },
@@ -77,7 +72,7 @@ export function inspectorRouter({ config, storage, now, logger }: InspectorDeps)
       2,
     );
     const remember = data.login?.remember === true;
-    const sentCookies = Object.keys(req.headers.cookie ? parseCookies(req.headers.cookie) : {});
+    const sentCookies = Object.keys(requestCookies(req));
     const locals = {
       cookie: {
         name: sidName,
@@ -117,22 +112,17 @@ export function inspectorRouter({ config, storage, now, logger }: InspectorDeps)
       },
       requestCookie: req.headers.cookie ? shortenCookies(req.headers.cookie) : undefined,
     };
-    // The page shows this response's own Set-Cookie headers, which the session layer adds
-    // when the headers go out: so they go out first (messages taken, nothing else to
-    // change), and the page is rendered and streamed after them.
+    // The page shows this response's own Set-Cookie headers: the messages are taken first
+    // (clearing the flash cookie, changing the session), then the session layer says which
+    // session cookie it will send with the page.
     const flashes = res.locals.takeFlashes();
     res.locals.takeFlashes = () => flashes;
-    res.status(200).type("html");
-    res.flushHeaders();
-    const setCookie = shortenSetCookie(res.getHeader("Set-Cookie"));
-    req.app.render("session", { ...res.locals, ...locals, setCookie }, (err, html) => {
-      if (err) {
-        logger.error({ err, url: req.originalUrl }, "could not render the session inspector");
-        res.end("<p>The inspector could not be shown.</p>");
-        return;
-      }
-      res.end(html);
-    });
+    const session = plannedSessionCookie(req);
+    const setCookie = shortenSetCookie([
+      ...setCookieLines(res.getHeader("Set-Cookie")),
+      ...(session ? [session] : []),
+    ]);
+    res.render("session", { ...locals, setCookie });
   });
 
   return router;

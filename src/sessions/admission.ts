@@ -7,15 +7,13 @@
 // In production the session cookie is Secure: a request that did not come over HTTPS (as
 // Express sees it, with TRUST_PROXY) cannot get it back, so nothing is stored for it, and
 // its forms are refused with a page that says why, not a misleading CSRF error.
-import type { NextFunction, Request, Response } from "express";
+import type { Request, Response } from "express";
 import type { Logger } from "pino";
 import { clientAddress } from "../auth/routes";
 import { isLimiterRefusal, memoryLimiters, type LimiterFactory } from "../auth/throttle";
 import type { Config } from "../config";
 import { SAFE_METHODS } from "../http/csrf";
 import { SessionStoreUnavailable } from "./errors";
-import { hasStoredSession } from "./serialise";
-
 
 export const PLAIN_HTTP_WARNING =
   "a request came over plain HTTP in production: no session is stored for it and its forms are refused. " +
@@ -56,23 +54,27 @@ export function createAdmission(
     isPlainHttp,
 
     /** Resolves to whether this request's session may be written now. */
-    mayStore(req: Request): Promise<boolean> {
+    mayStore(req: Request, session: { stored: boolean; loggedIn: boolean }): Promise<boolean> {
       if (isPlainHttp(req)) return Promise.resolve(false);
-      if (!creations || hasStoredSession(req) || req.session?.login) return Promise.resolve(true);
+      if (!creations || session.stored || session.loggedIn) return Promise.resolve(true);
       let allowed = counted.get(req);
       if (!allowed) counted.set(req, (allowed = countCreation(req)));
       return allowed;
     },
 
-    /** Before the session layer: warns once, and refuses forms sent over plain HTTP in production. */
-    refusePlainHttpForms(req: Request, res: Response, next: NextFunction): void {
-      if (!isPlainHttp(req)) return next();
+    /**
+     * First thing of the session layer: warns once about plain HTTP in production, and
+     * answers a form sent over it with a page that says why. True when it has answered.
+     */
+    refusePlainHttpForm(req: Request, res: Response): boolean {
+      if (!isPlainHttp(req)) return false;
       if (!warned) {
         warned = true;
         deps.logger.warn({ url: req.originalUrl }, PLAIN_HTTP_WARNING);
       }
-      if (SAFE_METHODS.has(req.method)) return next();
+      if (SAFE_METHODS.has(req.method)) return false;
       res.status(400).render("errors/not-https.njk");
+      return true;
     },
   };
 }

@@ -74,7 +74,7 @@ async function runOn(
 ): Promise<number> {
   switch (command) {
     case "list": {
-      const sessions = await store.list();
+      const sessions = await store.store.list();
       if (sessions.length === 0) {
         io.out(`No live sessions in ${where}.`);
         return 0;
@@ -82,7 +82,7 @@ async function runOn(
       io.out(["id      ", "user                ", "created (UTC)      ", "expires (UTC)"].join("  "));
       const now = io.now();
       for (const s of sessions) {
-        const user = (s.data.name ?? "-").padEnd(20).slice(0, 20);
+        const user = (s.data.user?.name ?? "-").padEnd(20).slice(0, 20);
         io.out([shortId(s.id), user, created(s.data), time(s.expiresAt), fromNow(s.expiresAt, now)].join("  "));
       }
       io.out(`${sessions.length} live session${sessions.length === 1 ? "" : "s"} in ${where}`);
@@ -94,7 +94,7 @@ async function runOn(
         io.err("show needs the first characters of a session id (see `list`)");
         return 2;
       }
-      const found = (await store.list()).filter((s) => s.id.startsWith(prefix));
+      const found = (await store.store.list()).filter((s) => s.id.startsWith(prefix));
       if (found.length !== 1) {
         io.err(found.length === 0 ? `No live session starts with "${prefix}".` : `"${prefix}" matches ${found.length} sessions: give more characters.`);
         return 1;
@@ -108,7 +108,7 @@ async function runOn(
       return 0;
     }
     case "clear-expired": {
-      const removed = await store.sweep();
+      const removed = await store.store.sweep();
       io.out(`Removed ${removed} expired session${removed === 1 ? "" : "s"}.`);
       return 0;
     }
@@ -117,7 +117,7 @@ async function runOn(
         io.err("clear-all logs everybody out: run it again with --yes to confirm.");
         return 2;
       }
-      const removed = await store.removeAll();
+      const removed = await store.store.clear();
       io.out(`Removed ${removed} session${removed === 1 ? "" : "s"}.`);
       return 0;
     }

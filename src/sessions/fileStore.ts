@@ -1,5 +1,5 @@
 // Server-side sessions on disk, one JSON file per session (like Flask-Session's
-// "filesystem" type), written for express-session.
+// "filesystem" type), behind the store contract of store.ts.
 //
 // The record holds its own expiry, first, as `"expiresAt": "<ISO time>"`, and that is the
 // truth: a learner who opens the file, changes `visits` and reloads sees the new number,
@@ -14,8 +14,8 @@
 // - each session may have its own lifetime (remember-me), and the record says it.
 //
 // A request's reads and writes are synchronous system calls, like better-sqlite3's: on a
-// local disk each takes microseconds, less than handing it to libuv's thread pool and
-// back (measured in the README's "Speed" section). The sweep and the listing, which visit
+// local disk each is cheaper than handing it to libuv's thread pool and back (measured in
+// the README's "Speed" section). The sweep and the listing, which visit
 // every file, stay asynchronous and yield between batches.
 //
 // A session file is opened with O_NOFOLLOW and O_NONBLOCK, and used only if it is a regular
@@ -47,13 +47,10 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import session from "express-session";
 import type { SessionData } from "express-session";
 import { isSessionId } from "./ids";
 import { SessionStoreUnavailable } from "./errors";
-import { wasJustSaved } from "./saveFirst";
-
-type Callback<T = void> = (err?: unknown, value?: T) => void;
+import { stringifySession, type RecordInfo, type SessionStore, type StoredSession } from "./store";
 
 export interface StoreLogger {
   warn(obj: object, msg: string): void;
@@ -61,28 +58,8 @@ export interface StoreLogger {
 
 export interface FileStoreOptions {
   dir: string;
-  /** How long a session lives after an access at `now`, in ms. */
-  ttlMs: (data: SessionData, now: number) => number;
   logger: StoreLogger;
   now?: () => number;
-}
-
-export interface StoredSession {
-  id: string;
-  expiresAt: number;
-  data: SessionData;
-}
-
-/** Where a session is kept, for the inspector. */
-export interface RecordInfo {
-  /** The file's name within SESSION_DIR, the Redis key, or a phrase for the memory store. */
-  location: string;
-  sizeBytes?: number;
-  /** The file's mtime, which this store sets to the expiry as the sweep's hint. */
-  modifiedAt?: number;
-  expiresAt?: number;
-  /** Redis: the key's time to live. */
-  ttlSeconds?: number;
 }
 
 const SUFFIX = ".json";
@@ -102,13 +79,8 @@ const REWRITE = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const HEAD = /^\{"expiresAt":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/;
 const HEAD_LENGTH = '{"expiresAt":"2026-01-01T00:00:00.000Z"'.length;
 
-/** A session as JSON, stamped with when it was first stored (every store uses this). */
-export function stringifySession(data: SessionData, now: number): string {
-  return JSON.stringify(data.createdAt === undefined ? { ...data, createdAt: now } : data);
-}
-
 /** A session's record on disk: its expiry first, where a reader of the file sees it, then the data. */
-function recordText(data: SessionData, now: number, expiresAt: number): string {
+function recordText(data: Partial<SessionData>, now: number, expiresAt: number): string {
   const { expiresAt: _stale, ...rest } = data as SessionData & { expiresAt?: unknown };
   return stringifySession({ expiresAt: new Date(expiresAt).toISOString(), ...rest } as SessionData, now);
 }
@@ -149,17 +121,6 @@ function isMissing(err: unknown): boolean {
   return errorCode(err) === "ENOENT";
 }
 
-/** Runs a synchronous operation for a callback-style method. */
-function answer<T>(callback: Callback<T> | undefined, work: () => T): void {
-  let value: T;
-  try {
-    value = work();
-  } catch (err) {
-    return callback?.(err);
-  }
-  callback?.(null, value);
-}
-
 /** Writes all of `bytes` at `position` (write() may write less than asked). */
 function writeAll(fd: number, bytes: Buffer, position: number): void {
   for (let done = 0; done < bytes.length; ) {
@@ -186,19 +147,16 @@ function openRegular(file: string, flags: number): { fd: number; stats: Stats } 
   return { fd, stats };
 }
 
-export class FileStore extends session.Store {
+export class FileStore implements SessionStore {
   readonly kind = "file";
   readonly dir: string;
-  private readonly ttlMs: (data: SessionData, now: number) => number;
   private readonly logger: StoreLogger;
   private readonly now: () => number;
   /** Unreadable files already logged: each is reported once, not on every request. */
   private readonly reported = new Set<string>();
 
   constructor(options: FileStoreOptions) {
-    super();
     this.dir = options.dir;
-    this.ttlMs = options.ttlMs;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
   }
@@ -208,47 +166,30 @@ export class FileStore extends session.Store {
     return isSessionId(id) ? path.join(this.dir, id + SUFFIX) : undefined;
   }
 
-  override get(id: string, callback: Callback<SessionData | null>): void {
-    answer(callback, () => this.readNow(id));
+  /** The session, or undefined when it is unknown, expired or unreadable. Never rejects. */
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const file = this.fileFor(id);
+    if (!file) return undefined;
+    const found = this.findNow(file);
+    return typeof found === "object" && found.expiresAt > this.now()
+      ? { data: found.data, expiresAt: found.expiresAt }
+      : undefined;
   }
 
-  override set(id: string, data: SessionData, callback?: Callback): void {
-    answer(callback, () => this.writeNow(id, data));
-  }
-
-  override touch(id: string, data: SessionData, callback?: Callback): void {
-    if (wasJustSaved(data)) return callback?.(); // written by this very request: expiry is fresh
-    answer(callback, () => this.extendNow(id, data));
-  }
-
-  override destroy(id: string, callback?: Callback): void {
-    answer(callback, () => this.removeNow(id));
-  }
-
-  /** The session's data, or null when it is unknown, expired or unreadable. Never throws. */
-  async read(id: string): Promise<SessionData | null> {
-    return this.readNow(id);
-  }
-
-  async write(id: string, data: SessionData): Promise<void> {
-    this.writeNow(id, data);
+  async set(id: string, data: Partial<SessionData>, ttlMs: number): Promise<void> {
+    this.writeNow(id, data, ttlMs);
   }
 
   /** Pushes the expiry forward without touching the data; a deleted session stays deleted. */
-  async extend(id: string, data: SessionData): Promise<void> {
-    this.extendNow(id, data);
+  async touch(id: string, ttlMs: number): Promise<void> {
+    this.extendNow(id, ttlMs);
   }
 
-  async remove(id: string): Promise<void> {
+  async destroy(id: string): Promise<void> {
     this.removeNow(id);
   }
 
-  private readNow(id: string): SessionData | null {
-    const file = this.fileFor(id);
-    if (!file) return null;
-    const found = this.findNow(file);
-    return typeof found === "object" && found.expiresAt > this.now() ? found.data : null;
-  }
+  async close(): Promise<void> {}
 
   /** The record in a session's file. Anything unusable but an empty file is logged once. */
   private findNow(file: string): Found {
@@ -301,11 +242,11 @@ export class FileStore extends session.Store {
     }
   }
 
-  private writeNow(id: string, data: SessionData): void {
+  private writeNow(id: string, data: Partial<SessionData>, ttlMs: number): void {
     const file = this.fileFor(id);
     if (!file) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
     const now = this.now();
-    const expiresAt = this.expiryFor(data, now);
+    const expiresAt = now + ttlMs;
     try {
       this.put(file, id, Buffer.from(recordText(data, now, expiresAt)), now, expiresAt);
     } catch (err) {
@@ -378,11 +319,11 @@ export class FileStore extends session.Store {
    * The new expiry over the old one: the record's first bytes, same length, one write()
    * that leaves the data alone. Never creates the file: a deleted session stays deleted.
    */
-  private extendNow(id: string, data: SessionData): void {
+  private extendNow(id: string, ttlMs: number): void {
     const file = this.fileFor(id);
     if (!file) return;
     const now = this.now();
-    const expiresAt = this.expiryFor(data, now);
+    const expiresAt = now + ttlMs;
     let opened: { fd: number; stats: Stats };
     try {
       opened = openRegular(file, REWRITE);
@@ -477,20 +418,14 @@ export class FileStore extends session.Store {
   }
 
   /** Removes every session. */
-  override async clear(callback?: Callback): Promise<number> {
+  async clear(): Promise<number> {
     let removed = 0;
-    try {
-      await this.eachFile(async (name, file) => {
-        if (name.endsWith(SUFFIX) || name.endsWith(TEMP_SUFFIX)) {
-          await fs.unlink(file).catch(() => undefined);
-          removed += 1;
-        }
-      });
-    } catch (err) {
-      callback?.(err);
-      throw err;
-    }
-    callback?.();
+    await this.eachFile(async (name, file) => {
+      if (name.endsWith(SUFFIX) || name.endsWith(TEMP_SUFFIX)) {
+        await fs.unlink(file).catch(() => undefined);
+        removed += 1;
+      }
+    });
     return removed;
   }
 
@@ -530,10 +465,6 @@ export class FileStore extends session.Store {
     if (!file || typeof found !== "object") return undefined;
     const { stats, expiresAt } = found;
     return { location: path.basename(file), sizeBytes: stats.size, modifiedAt: stats.mtimeMs, expiresAt };
-  }
-
-  private expiryFor(data: SessionData, now = this.now()): number {
-    return now + this.ttlMs(data, now);
   }
 
   private reportOnce(file: string, err: unknown): void {

@@ -1,7 +1,7 @@
-// Sessions in Redis (SESSION_STORE=redis), for more than one process or machine:
-// connect-redis over the `redis` client, plus what the file store gives too: strict ids,
-// the same lifetimes (as key TTLs), the per-session lock (SET NX PX, released only by its
-// owner), and the log-in throttle's limiters.
+// Sessions in Redis (SESSION_STORE=redis), for more than one process or machine, written
+// directly on the `redis` client (GET, SET PX, PEXPIRE, DEL, SCAN): strict ids, the same
+// lifetimes (as key TTLs), the per-session lock (SET NX PX, released only by its owner),
+// and the log-in throttle's limiters.
 //
 // When Redis goes away nothing hangs and nothing crashes: commands are not queued while
 // disconnected, a request waits at most READY_WAIT_MS for the connection and at most
@@ -10,17 +10,14 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { RedisStore } from "connect-redis";
 import type { SessionData } from "express-session";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { isLimiterRefusal } from "../auth/throttle";
 import { createClient } from "redis";
 import type { Config } from "../config";
 import { SessionStoreUnavailable } from "./errors";
-import { stringifySession, type RecordInfo, type StoredSession } from "./fileStore";
 import { isSessionId } from "./ids";
-import { ttlMs } from "./lifetime";
-import { wasJustSaved } from "./saveFirst";
+import { stringifySession, type SessionStore, type StoredSession } from "./store";
 import { isAlive, KeyedMutex, LOCK_HOLD_MS, SessionBusy, type Release, type SessionLocks } from "./lock";
 import type { SessionStorage, StorageDeps } from "./storage";
 
@@ -33,10 +30,6 @@ const LIMITER_CALLS = new Set(["consume", "get", "block", "penalty", "reward", "
 
 /** Deletes the lock only if it still holds our token: never someone else's lock. */
 const RELEASE_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
-
-// connect-redis's own callback type: express-session passes callbacks of several shapes.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Callback = (err?: unknown, value?: any) => unknown;
 
 export function createRedisStorage(config: Config, deps: StorageDeps): SessionStorage {
   const now = deps.now ?? Date.now;
@@ -115,45 +108,62 @@ export function createRedisStorage(config: Config, deps: StorageDeps): SessionSt
     });
   }
 
-  const ttlSeconds = (data: SessionData) => Math.ceil(ttlMs(config, data, now()) / 1000);
-  const base = new RedisStore({
-    client,
-    prefix: keys.session,
-    ttl: ttlSeconds,
-    serializer: { parse: (text) => JSON.parse(text) as SessionData, stringify: (data) => stringifySession(data, now()) },
-  });
+  const sessionKey = (id: string) => keys.session + id;
 
-  /** connect-redis, with strict ids and every call guarded. */
-  class GuardedRedisStore extends RedisStore {
-    override async get(id: string, callback?: Callback) {
-      if (!isSessionId(id)) return callback?.(null, null);
-      return answer(
-        guarded("get", () => base.get(id)),
-        callback,
-      );
-    }
-    override async set(id: string, data: SessionData, callback?: Callback) {
-      if (!isSessionId(id)) return callback?.(new SessionStoreUnavailable("set", new Error("refused a malformed session id")));
-      return answer(
-        guarded("set", () => base.set(id, data)),
-        callback,
-      );
-    }
-    override async touch(id: string, data: SessionData, callback?: Callback) {
-      if (wasJustSaved(data)) return callback?.(null, null);
-      return answer(
-        guarded("touch", () => base.touch(id, data)),
-        callback,
-      );
-    }
-    override async destroy(id: string, callback?: Callback) {
-      return answer(
-        guarded("destroy", () => base.destroy(id)),
-        callback,
-      );
-    }
-  }
-  const store = new GuardedRedisStore({ client, prefix: keys.session });
+  /** Sessions as JSON strings under `<prefix>sess:<id>`, each with its lifetime as the key's TTL. */
+  const store: SessionStore = {
+    kind: "redis",
+    async get(id) {
+      if (!isSessionId(id)) return undefined;
+      const key = sessionKey(id);
+      const [text, ttl] = await guarded("get", () => Promise.all([client.get(key), client.pTTL(key)]));
+      if (!text || ttl <= 0) return undefined;
+      try {
+        return { data: JSON.parse(text) as SessionData, expiresAt: now() + ttl };
+      } catch {
+        return undefined; // not a record of ours: no session
+      }
+    },
+    async set(id, data, ttlMs) {
+      if (!isSessionId(id)) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
+      const text = stringifySession(data, now());
+      await guarded("set", () => client.set(sessionKey(id), text, { PX: Math.max(1, Math.round(ttlMs)) }));
+    },
+    async touch(id, ttlMs) {
+      if (!isSessionId(id)) return;
+      await guarded("touch", () => client.pExpire(sessionKey(id), Math.max(1, Math.round(ttlMs))));
+    },
+    async destroy(id) {
+      if (!isSessionId(id)) return;
+      await guarded("destroy", () => client.del(sessionKey(id)));
+    },
+    list,
+    async describe(id) {
+      if (!isSessionId(id)) return undefined;
+      const key = sessionKey(id);
+      const [size, ttl] = await guarded("describe", () => Promise.all([client.strLen(key), client.pTTL(key)]));
+      if (ttl <= 0) return undefined;
+      return { location: key, sizeBytes: size, expiresAt: Date.now() + ttl, ttlSeconds: Math.ceil(ttl / 1000) };
+    },
+    sweep: async () => 0, // Redis expires keys itself
+    async clear() {
+      return guarded("clear", async () => {
+        let removed = 0;
+        for await (const batch of client.scanIterator({ MATCH: `${keys.session}*`, COUNT: 500 })) {
+          if (batch.length > 0) removed += await client.del(batch);
+        }
+        return removed;
+      });
+    },
+    check: () => guarded("ping", () => client.ping()).then(() => undefined),
+    async close() {
+      closed = true;
+      // Destroyed first: a client still trying to reach Redis stops retrying, and the
+      // pending attempt ends within one back-off step (connect() would wait for Redis forever).
+      if (client.isOpen) client.destroy();
+      await connecting;
+    },
+  };
 
   async function list(): Promise<StoredSession[]> {
     return guarded("list", async () => {
@@ -179,44 +189,9 @@ export function createRedisStorage(config: Config, deps: StorageDeps): SessionSt
       guardedLimiter(
         new RateLimiterRedis({ ...options, keyPrefix: `${keys.limiter}:${options.keyPrefix}`, storeClient: client, useRedisPackage: true }),
       ),
-    list,
-    async describe(id): Promise<RecordInfo | undefined> {
-      if (!isSessionId(id)) return undefined;
-      const key = keys.session + id;
-      const [size, ttl] = await guarded("describe", () => Promise.all([client.strLen(key), client.pTTL(key)]));
-      if (ttl <= 0) return undefined;
-      return { location: key, sizeBytes: size, expiresAt: Date.now() + ttl, ttlSeconds: Math.ceil(ttl / 1000) };
-    },
-    remove: (id) => guarded("destroy", () => base.destroy(id)),
-    sweep: async () => 0, // Redis expires keys itself
-    async removeAll() {
-      const count = (await list()).length;
-      await guarded("clear", () => base.clear());
-      return count;
-    },
-    check: () => guarded("ping", () => client.ping()).then(() => undefined),
-    async close() {
-      closed = true;
-      // Destroyed first: a client still trying to reach Redis stops retrying, and the
-      // pending attempt ends within one back-off step (connect() would wait for Redis forever).
-      if (client.isOpen) client.destroy();
-      await connecting;
-    },
+    check: () => store.check(),
+    close: () => store.close(),
   };
-}
-
-/** Answers a callback if express-session gave one, or returns the promise. */
-async function answer<T>(work: Promise<T>, callback: Callback | undefined): Promise<T | undefined> {
-  if (!callback) return work;
-  let value: T;
-  try {
-    value = await work;
-  } catch (err) {
-    callback(err);
-    return undefined;
-  }
-  callback(null, value); // outside the try: an error thrown by the callback is not its own answer
-  return undefined;
 }
 
 /** redis://user:password@host → redis://user:***@host, for logs and the inspector. */

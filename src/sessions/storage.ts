@@ -1,35 +1,24 @@
-// Chooses and builds the session store from the config. Each kind is one case here:
-// the rest of the app sees an express-session Store, the per-session lock, and a few
-// operations of its own (for the CLI, the inspector, revoking, /healthz).
+// Chooses and builds the session storage from the config. Each kind is one case here:
+// the rest of the app sees a store (the contract of store.ts), the per-session lock, and
+// where the log-in throttle keeps its counts.
 import { chmodSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
-import type session from "express-session";
 import type { LimiterFactory } from "../auth/throttle";
 import type { Config, SessionStoreKind } from "../config";
-import { FileStore, type RecordInfo, type StoredSession, type StoreLogger } from "./fileStore";
-import { ttlMs } from "./lifetime";
+import { FileStore, type StoreLogger } from "./fileStore";
 import { createFileLocks, createMemoryLocks, type SessionLocks } from "./lock";
 import { MemoryStore } from "./memoryStore";
 import { createRedisStorage } from "./redis";
+import type { SessionStore } from "./store";
 
 export interface SessionStorage {
   readonly kind: SessionStoreKind;
-  readonly store: session.Store;
+  readonly store: SessionStore;
   /** The per-session lock that serialises requests of one session. */
   readonly locks: SessionLocks;
   /** Where the log-in throttle keeps its counts, when not in this process's memory. */
   readonly limiters?: LimiterFactory;
-  /** Every live session, newest expiry first. */
-  list(): Promise<StoredSession[]>;
-  /** Where one session is kept (file, key, memory), or undefined if it is not stored. */
-  describe(id: string): Promise<RecordInfo | undefined>;
-  /** Deletes one session (revoking it). */
-  remove(id: string): Promise<void>;
-  /** Removes expired sessions now; resolves to how many. */
-  sweep(): Promise<number>;
-  /** Removes every session; resolves to how many. */
-  removeAll(): Promise<number>;
-  /** Rejects when the store cannot serve sessions (for /healthz). */
+  /** Rejects when the store cannot serve sessions (for /healthz and the start). */
   check(): Promise<void>;
   /** Stops background work (the sweep) and closes connections. */
   close(): Promise<void>;
@@ -45,53 +34,32 @@ export interface StorageDeps {
 export function createSessionStorage(config: Config, deps: StorageDeps): SessionStorage {
   switch (config.sessionStore) {
     case "memory":
-      return createMemoryStorage(config, deps);
-    case "file":
-      return createFileStorage(config, deps);
+      return swept(config, deps, new MemoryStore({ now: deps.now }), createMemoryLocks(config.sessionLockTimeoutMs));
+    case "file": {
+      // The file names are session ids: whoever can list the folder can use them.
+      mkdirSync(config.sessionDir, { recursive: true, mode: 0o700 });
+      const store = new FileStore({ dir: config.sessionDir, logger: deps.logger, now: deps.now });
+      // Lock files live beside the sessions, so every process sharing the folder sees them.
+      const locks = createFileLocks(path.join(config.sessionDir, LOCKS_FOLDER), config.sessionLockTimeoutMs);
+      return swept(config, deps, store, locks);
+    }
     case "redis":
       return createRedisStorage(config, deps);
   }
 }
 
-function createMemoryStorage(config: Config, deps: StorageDeps): SessionStorage {
-  const store = new MemoryStore({ ttlMs: (data, now) => ttlMs(config, data, now), now: deps.now });
+/** A store that expires nothing on its own, with its sweep running in the background. */
+function swept(config: Config, deps: StorageDeps, store: SessionStore, locks: SessionLocks): SessionStorage {
   const sweeper = startSweeping(() => store.sweep(), config.sessionSweepIntervalMs, deps);
   return {
-    kind: "memory",
+    kind: store.kind,
     store,
-    locks: createMemoryLocks(config.sessionLockTimeoutMs),
-    list: () => store.list(),
-    describe: (id) => store.describe(id),
-    remove: async (id) => store.destroy(id),
-    sweep: () => store.sweep(),
-    removeAll: () => store.removeAll(),
-    check: async () => undefined,
-    close: sweeper.stop,
-  };
-}
-
-function createFileStorage(config: Config, deps: StorageDeps): SessionStorage {
-  // The file names are session ids: whoever can list the folder can use them.
-  mkdirSync(config.sessionDir, { recursive: true, mode: 0o700 });
-  const store = new FileStore({
-    dir: config.sessionDir,
-    ttlMs: (data, now) => ttlMs(config, data, now),
-    logger: deps.logger,
-    now: deps.now,
-  });
-  const sweeper = startSweeping(() => store.sweep(), config.sessionSweepIntervalMs, deps);
-  return {
-    kind: "file",
-    store,
-    // Lock files live beside the sessions, so every process sharing the folder sees them.
-    locks: createFileLocks(path.join(config.sessionDir, LOCKS_FOLDER), config.sessionLockTimeoutMs),
-    list: () => store.list(),
-    describe: (id) => store.describe(id),
-    remove: (id) => store.remove(id),
-    sweep: () => store.sweep(),
-    removeAll: () => store.clear(),
+    locks,
     check: () => store.check(),
-    close: sweeper.stop,
+    async close() {
+      await sweeper.stop();
+      await store.close();
+    },
   };
 }
 

@@ -1,0 +1,306 @@
+// The session layer: what happens to a session in a request, from the Cookie header to
+// the store and back, in the order it happens (express-session's index.js is the model).
+//
+// 1. Plain HTTP in production: nothing will be stored, and a form is refused (admission.ts).
+// 2. The cookie: parsed once, its HMAC checked once against every secret (the `s:` +
+//    cookie-signature format of express-session, so existing cookies stay valid), and the
+//    id checked for our exact shape (ids.ts).
+// 3. The lock: one request at a time per session (lock.ts), taken before the record is read.
+// 4. The record: loaded; `req.session` and `req.sessionID` exposed. No record: a new
+//    session with a new id, stored only if something is put in it.
+// 5. The routes run. The log-in check (`checkLogin`, mounted by app.ts right after the
+//    body parser) runs before them but after the body: a session revoked while its
+//    request's body was still on the way must not finish that request logged in.
+// 6. `res.end`: has anything changed? One comparison: the session as JSON now, against as
+//    loaded (or last saved). Changed: saved, if admission.ts lets a new session be stored
+//    at all. Unchanged but stored: touched (its idle timeout starts again). This happens
+//    BEFORE the response goes out: if the save fails, the visitor gets the 503 page, and
+//    nothing claims to be saved.
+// 7. The headers: `Set-Cookie` written once, by one hook, for a new session, for a cookie
+//    signed with an older secret (re-signed with the current one), or for a persistent
+//    cookie whose session changed (express-session's rule); with Max-Age when the cookie
+//    has a lifetime. A new id is locked before its cookie is sent.
+// 8. The locks are released when the response has finished, or the socket closed.
+//
+// Where the time went (lock wait, load, save; ms) is left on `res.locals.sessionTimings`.
+import { performance } from "node:perf_hooks";
+import { sign, unsign } from "cookie-signature";
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import type { SessionData } from "express-session";
+import onHeaders from "on-headers";
+import type { LoginSessions } from "../auth/loginSessions";
+import type { Config } from "../config";
+import type { Admission } from "./admission";
+import { cookieName, readCookie, setCookieLine } from "./cookies";
+import { generateSessionId, isSessionId } from "./ids";
+import { ttlMs } from "./lifetime";
+import type { Release } from "./lock";
+import { Session, SessionCookie, type SessionControl } from "./session";
+import type { SessionStorage } from "./storage";
+
+export interface SessionTimings {
+  lockWaitMs: number;
+  loadMs: number;
+  saveMs: number;
+}
+
+export interface SessionLayerDeps {
+  storage: SessionStorage;
+  admission: Admission;
+  loginSessions: Pick<LoginSessions, "check">;
+  now: () => number;
+  /** Where a failure nobody is waiting for goes (a lock's release, a streamed page's save). */
+  onError: (err: unknown, msg: string) => void;
+}
+
+type RequestSession = Session & Partial<SessionData>;
+
+/** What the layer knows of one request's session. */
+interface RequestState {
+  /** The id the cookie named, correctly signed and well formed. */
+  cookieId?: string;
+  /** Signed with an older secret: the cookie is re-issued with the current one. */
+  rotate: boolean;
+  /** The store holds a record under the current id (loaded, or saved by this request). */
+  stored: boolean;
+  /** The session as JSON when it was loaded (or made). */
+  loaded: string;
+  /** ... and when it was last saved: what "changed" is measured against. */
+  saved: string;
+  /** Written or touched by this request already: no touch at the end. */
+  fresh: boolean;
+  /** Nothing may be stored for this request (plain HTTP, or admission refused it). */
+  dropped: boolean;
+  /** The end-of-request save has run (or failed). */
+  committed: boolean;
+  /** The session as JSON at the end of the request, once the save has run. */
+  ended?: string;
+  /** The session's Set-Cookie line for this response, or null. */
+  decideCookie(): string | null;
+  held: Release[];
+}
+
+const states = new WeakMap<Request, RequestState>();
+
+/**
+ * Whether this request's session was loaded from the store (the cookie named a stored
+ * session, and it has not been replaced since), rather than made for this request.
+ */
+export function hasStoredSession(req: Request): boolean {
+  const state = states.get(req);
+  return state !== undefined && state.stored && state.cookieId !== undefined && state.cookieId === req.sessionID;
+}
+
+/** The session's Set-Cookie line as this response will send it, if it ended now (the inspector shows it). */
+export function plannedSessionCookie(req: Request): string | undefined {
+  return states.get(req)?.decideCookie() ?? undefined;
+}
+
+/** The id of a correctly signed session cookie, and the index of the secret that signed it (0: the current one). */
+export function unsignSessionCookie(
+  value: string | undefined,
+  secrets: readonly string[],
+): { id: string; secretIndex: number } | undefined {
+  if (!value?.startsWith("s:")) return undefined;
+  for (const [secretIndex, secret] of secrets.entries()) {
+    const id = unsign(value.slice(2), secret);
+    if (id !== false) return isSessionId(id) ? { id, secretIndex } : undefined;
+  }
+  return undefined;
+}
+
+/** The session cookie's value for an id, in express-session's format. */
+export function signSessionId(id: string, secret: string): string {
+  return `s:${sign(id, secret)}`;
+}
+
+export function sessionLayer(config: Config, deps: SessionLayerDeps) {
+  const { storage, admission, now } = deps;
+  const { store, locks } = storage;
+  const name = cookieName(config, "sid");
+  const secure = config.env === "production";
+  const lifetime = (session: RequestSession) => ttlMs(config, session, now());
+
+  return {
+    /** Steps 1 to 4, and the hooks of steps 6 to 8. */
+    async openSession(req: Request, res: Response, next: NextFunction): Promise<void> {
+      // 1. Plain HTTP in production.
+      if (admission.refusePlainHttpForm(req, res)) return;
+      const timings: SessionTimings = { lockWaitMs: 0, loadMs: 0, saveMs: 0 };
+      res.locals.sessionTimings = timings;
+
+      // 2. The cookie.
+      const signed = unsignSessionCookie(readCookie(req, name), config.sessionSecrets);
+      req.cookieSessionId = signed?.id;
+      const state: RequestState = {
+        cookieId: signed?.id,
+        rotate: (signed?.secretIndex ?? 0) > 0,
+        stored: false,
+        loaded: "",
+        saved: "",
+        fresh: false,
+        dropped: admission.isPlainHttp(req),
+        committed: false,
+        held: [],
+        decideCookie: () => decideCookie(req, state),
+      };
+      states.set(req, state);
+
+      // 8, registered first so that nothing below can leave a lock behind.
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        for (const unlock of state.held) unlock().catch((err) => deps.onError(err, "could not release a session lock"));
+      };
+      res.once("finish", release);
+      res.once("close", release);
+
+      try {
+        // 3. The lock.
+        if (signed) {
+          const started = performance.now();
+          state.held.push(await locks.acquire(signed.id)); // SessionBusy: a 503 with Retry-After
+          timings.lockWaitMs = performance.now() - started;
+        }
+        // 4. The record.
+        const started = performance.now();
+        const record = signed ? await store.get(signed.id) : undefined;
+        timings.loadMs = performance.now() - started;
+        if (record) expose(req, state, signed!.id, record.data, true);
+        else expose(req, state, generateSessionId(), {}, false);
+      } catch (err) {
+        release();
+        return next(err);
+      }
+
+      // 7. The one Set-Cookie, when the headers go out (after step 6 in the usual order).
+      onHeaders(res, function writeSessionCookie() {
+        const line = state.decideCookie();
+        if (!line) return;
+        if (req.sessionID !== state.cookieId) {
+          const unlock = locks.lockNew(req.sessionID);
+          if (unlock) state.held.push(unlock);
+        }
+        res.append("Set-Cookie", line);
+      });
+
+      // 6. Save before answering.
+      const end = res.end as (...args: unknown[]) => Response;
+      res.end = function endAfterSaving(...args: unknown[]) {
+        res.end = end as Response["end"];
+        if (res.headersSent) {
+          // A route that streamed: its headers are gone, the save can only follow them.
+          commit(req, state, timings).catch((err) => deps.onError(err, "could not save the session of a streamed page"));
+          return end.apply(res, args);
+        }
+        commit(req, state, timings).then(
+          () => end.apply(res, args),
+          (err: unknown) => {
+            // Nothing of this response has gone out: it becomes the error page, and no
+            // cookie, header or message of the page that failed goes with it.
+            (req as { session?: unknown }).session = undefined;
+            res.removeHeader("Set-Cookie");
+            res.removeHeader("Location");
+            res.locals.currentUser = undefined;
+            res.locals.csrfToken = () => "";
+            next(err);
+          },
+        );
+        return res;
+      } as Response["end"];
+
+      next();
+    },
+
+    /** Step 5: the log-in check, after the body parser (see above). */
+    checkLogin: deps.loginSessions.check as RequestHandler,
+  };
+
+  /** Puts a session on the request: loaded from the store, or new. */
+  function expose(req: Request, state: RequestState, id: string, data: Partial<SessionData>, stored: boolean): void {
+    const cookie = new SessionCookie(secure, now, data.cookie as never);
+    const session = new Session(id, cookie, data, control(req, state)) as RequestSession;
+    req.session = session;
+    req.sessionID = id;
+    state.stored = stored;
+    state.loaded = state.saved = JSON.stringify(session);
+    state.fresh = false;
+  }
+
+  /** The session's Set-Cookie line for this response, or null when none is due. */
+  function decideCookie(req: Request, state: RequestState): string | null {
+    const session = req.session as RequestSession | undefined;
+    if (!session || state.dropped) return null;
+    const newId = req.sessionID !== state.cookieId;
+    const persistent = session.cookie.expires !== null;
+    // Most requests: a stored session whose cookie the browser already holds as it should.
+    if (!newId && !state.rotate && !persistent) return null;
+    const json = state.ended ?? JSON.stringify(session);
+    const willBeStored = state.stored || (!state.committed && json !== state.saved);
+    if (!willBeStored || !(newId || state.rotate || json !== state.loaded)) return null;
+    const value = signSessionId(req.sessionID, config.sessionSecrets[0]!);
+    return setCookieLine(config, name, value, session.cookie.maxAge, now());
+  }
+
+  /** Writes the session now, if it may be stored at all; false if it may not. */
+  async function save(req: Request, state: RequestState, json: string): Promise<boolean> {
+    const session = req.session as RequestSession;
+    if (state.dropped) return false;
+    if (!(await admission.mayStore(req, { stored: state.stored, loggedIn: session.login !== undefined }))) {
+      state.dropped = true;
+      return false;
+    }
+    await store.set(req.sessionID, session, lifetime(session));
+    state.stored = true;
+    state.saved = json;
+    state.fresh = true;
+    return true;
+  }
+
+  /** Step 6: one comparison, then a save, a touch, or nothing. */
+  async function commit(req: Request, state: RequestState, timings: SessionTimings): Promise<void> {
+    if (state.committed) return;
+    state.committed = true;
+    const session = req.session as RequestSession | undefined;
+    if (!session || state.dropped) return;
+    const started = performance.now();
+    const json = (state.ended = JSON.stringify(session));
+    if (json !== state.saved) await save(req, state, json);
+    else if (state.stored && !state.fresh) await store.touch(req.sessionID, lifetime(session));
+    timings.saveMs = performance.now() - started;
+  }
+
+  /** The methods of `req.session` (regenerate, destroy, save, reload, touch), for this request. */
+  function control(req: Request, state: RequestState): SessionControl {
+    return {
+      async regenerate() {
+        await store.destroy(req.sessionID);
+        expose(req, state, generateSessionId(), {}, false);
+      },
+      async destroy() {
+        await store.destroy(req.sessionID);
+        (req as { session?: unknown }).session = undefined;
+        state.stored = false;
+      },
+      async save() {
+        try {
+          await save(req, state, JSON.stringify(req.session));
+        } catch (err) {
+          // The route answers with the error page: that answer must not try again, nor
+          // send a cookie for a session that was never stored.
+          state.dropped = true;
+          throw err;
+        }
+      },
+      async reload() {
+        const record = await store.get(req.sessionID);
+        if (!record) throw new Error("the session is no longer stored");
+        expose(req, state, req.sessionID, record.data, true);
+      },
+      touch() {
+        state.fresh = false;
+      },
+    };
+  }
+}

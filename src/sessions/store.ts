@@ -1,0 +1,53 @@
+// The one contract every session store implements (memory, file, Redis): promises only,
+// ids already checked by the caller and again by the store, lifetimes given with each
+// write. Stores only store: the lock, the cookie and what to save are the session
+// layer's (sessionLayer.ts).
+import type { SessionData } from "express-session";
+import type { SessionStoreKind } from "../config";
+
+/** A session as a store holds it: its data and when it expires (ms). */
+export interface StoredSession {
+  id: string;
+  expiresAt: number;
+  data: SessionData;
+}
+
+/** Where a session is kept, for the inspector. */
+export interface RecordInfo {
+  /** The file's name within SESSION_DIR, the Redis key, or a phrase for the memory store. */
+  location: string;
+  sizeBytes?: number;
+  /** The file's mtime, which the file store sets to the expiry as the sweep's hint. */
+  modifiedAt?: number;
+  expiresAt?: number;
+  /** Redis: the key's time to live. */
+  ttlSeconds?: number;
+}
+
+export interface SessionStore {
+  readonly kind: SessionStoreKind;
+  /** The live session, or undefined when it is unknown, expired or unreadable. */
+  get(id: string): Promise<Omit<StoredSession, "id"> | undefined>;
+  /** Writes the session whole; it expires `ttlMs` from now. */
+  set(id: string, data: Partial<SessionData>, ttlMs: number): Promise<void>;
+  /** Pushes the expiry to `ttlMs` from now without writing the data; a deleted session stays deleted. */
+  touch(id: string, ttlMs: number): Promise<void>;
+  destroy(id: string): Promise<void>;
+  /** Every live session, newest expiry first. */
+  list(): Promise<StoredSession[]>;
+  /** Where one session is kept, or undefined if it is not stored. */
+  describe(id: string): Promise<RecordInfo | undefined>;
+  /** Removes expired sessions now; resolves to how many. */
+  sweep(): Promise<number>;
+  /** Removes every session; resolves to how many. */
+  clear(): Promise<number>;
+  /** Rejects when the store cannot serve sessions (for /healthz and the start). */
+  check(): Promise<void>;
+  /** Closes connections. */
+  close(): Promise<void>;
+}
+
+/** A session as JSON, stamped with when it was first stored (every store uses this). */
+export function stringifySession(data: Partial<SessionData>, now: number): string {
+  return JSON.stringify(data.createdAt === undefined ? { ...data, createdAt: now } : data);
+}

@@ -1,0 +1,139 @@
+// What the session layer (src/sessions/sessionLayer.ts) sends and keeps, as a browser sees
+// it: one session cookie per response at most, re-signed once after a secret rotation,
+// with Max-Age when it has a lifetime, and nothing claimed when a save fails.
+import { mkdirSync, rmSync } from "node:fs";
+import { unsign } from "cookie-signature";
+import express from "express";
+import request from "supertest";
+import {
+  csrfFrom,
+  logIn,
+  makeTestApp,
+  reopen,
+  setCookieHeaders,
+  signUp,
+  TEST_SECRET,
+  visits,
+  type TestApp,
+  signedCookie,
+} from "./helpers";
+
+const sessionLines = (res: { headers: Record<string, unknown> }) =>
+  setCookieHeaders(res).filter((line) => line.startsWith("sid="));
+
+describe("the session cookie", () => {
+  let t: TestApp;
+  beforeAll(() => {
+    t = makeTestApp();
+  });
+  afterAll(() => t.close());
+
+  test("a first visit that stores something gets one cookie, ending with the browser", async () => {
+    const res = await request(t.app).get("/");
+    const lines = sessionLines(res);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^sid=s%3A[A-Za-z0-9_-]{43}\.[^;]+; Path=\/; HttpOnly; SameSite=Lax$/);
+  });
+
+  test("log-in (a new id, saved before the redirect) sends the session cookie once", async () => {
+    await signUp(t.agent(), "once");
+    const res = await logIn(t.agent(), "once");
+    expect(res.status).toBe(303);
+    expect(sessionLines(res)).toHaveLength(1);
+  });
+
+  test("a remembered log-in's cookie is sent again with its Max-Age when the session changes", async () => {
+    await signUp(t.agent(), "kept");
+    const agent = t.agent();
+    await logIn(agent, "kept", undefined, { remember: "on" });
+    const res = await agent.get("/"); // counts a visit: the session changes
+    const lines = sessionLines(res);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/; Max-Age=259\d{4}; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+  });
+
+  test("a visit that changes nothing sends no session cookie", async () => {
+    const agent = t.agent();
+    await signUp(agent, "quiet");
+    await agent.get("/secret"); // the welcome message is shown, and gone
+    const res = await agent.get("/secret");
+    expect(res.status).toBe(200);
+    expect(setCookieHeaders(res)).toEqual([]);
+  });
+});
+
+describe("secret rotation", () => {
+  test("re-signs the cookie once with the current secret, even on a visit that changes the session", async () => {
+    const before = makeTestApp({ SESSION_SECRET: "old-secret" });
+    await visits(before.agent());
+    const id = before.sessionFiles()[0]!;
+    await before.close();
+    const t = reopen(before, { SESSION_SECRET: `${TEST_SECRET},old-secret` });
+    try {
+      const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "old-secret"));
+      expect(res.text).toContain('data-testid="visits">2<');
+      const lines = sessionLines(res);
+      expect(lines).toHaveLength(1);
+      const value = decodeURIComponent(lines[0]!.split(";")[0]!).slice("sid=s:".length);
+      expect(unsign(value, TEST_SECRET)).toBe(id);
+      // The browser now holds the re-signed cookie: nothing more to re-issue.
+      const next = await request(t.app).get("/").set("Cookie", signedCookie(id, TEST_SECRET));
+      expect(next.text).toContain('data-testid="visits">3<');
+      expect(sessionLines(next)).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("a save that fails", () => {
+  test("answers the 503 page, with no cookie and no redirect that would claim it was saved", async () => {
+    const t = makeTestApp({ SESSION_STORE: "file" });
+    try {
+      const browser = t.agent();
+      const _csrf = csrfFrom((await browser.get("/cart")).text);
+      rmSync(t.config.sessionDir, { recursive: true });
+      const res = await browser
+        .post("/cart/items")
+        .type("form")
+        .send({ product: "cookie-jar", quantity: "1", _csrf });
+      expect(res.status).toBe(503);
+      expect(res.text).toContain("Sessions cannot be stored right now.");
+      expect(res.headers.location).toBeUndefined();
+      expect(setCookieHeaders(res)).toEqual([]);
+      mkdirSync(t.config.sessionDir);
+      expect(t.sessionFiles()).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("where a request's session time went", () => {
+  test("each request leaves its lock wait, load and save (ms) for the request log", async () => {
+    const t = makeTestApp();
+    try {
+      const seen: unknown[] = [];
+      // What the request log does: read them once the response has finished.
+      const logged = express();
+      logged.use(function readTimings(_req, res, next) {
+        res.on("finish", () => seen.push(res.locals.sessionTimings));
+        next();
+      });
+      logged.use(t.app);
+      const browser = request.agent(logged);
+      await browser.get("/");
+      await browser.get("/");
+      expect(seen).toHaveLength(2);
+      for (const timings of seen) {
+        expect(timings).toEqual({
+          lockWaitMs: expect.any(Number),
+          loadMs: expect.any(Number),
+          saveMs: expect.any(Number),
+        });
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
