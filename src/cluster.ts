@@ -5,7 +5,7 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Config } from "./config";
 
-/** A worker that dies this soon after it was started probably cannot start at all. */
+/** A worker that dies before it listens, or this soon after, probably cannot start at all. */
 const QUICK_DEATH_MS = 5_000;
 /** That many quick deaths in a row, and the primary gives up instead of spinning. */
 const QUICK_DEATHS_TO_GIVE_UP = 5;
@@ -21,7 +21,7 @@ function howItEnded(code: number | null, signal: string | null): string {
 }
 
 export function runPrimary(config: Config): void {
-  /** Every worker not yet exited, with when it was started. */
+  /** Every worker not yet exited, with when it started listening (0: not yet). */
   const startedAt = new Map<Worker, number>();
   let quickDeaths = 0;
   let listening = false;
@@ -33,12 +33,13 @@ export function runPrimary(config: Config): void {
   // so that every one of them accepts the cookies the others set.
   const fork = () => {
     const worker = cluster.fork({ SESSION_SECRET: config.sessionSecrets.join(",") });
-    startedAt.set(worker, Date.now());
+    startedAt.set(worker, 0);
   };
 
   let serving = 0;
   cluster.on("listening", function workerListening(worker, address) {
     say(`worker ${worker.process.pid} started`);
+    startedAt.set(worker, Date.now());
     serving++;
     if (!listening && serving >= config.webConcurrency) {
       listening = true;
@@ -50,7 +51,8 @@ export function runPrimary(config: Config): void {
 
   cluster.on("exit", function workerExited(worker, code, signal) {
     const pid = worker.process.pid;
-    const lived = Date.now() - (startedAt.get(worker) ?? 0);
+    const listenedAt = startedAt.get(worker) ?? 0;
+    const quick = listenedAt === 0 || Date.now() - listenedAt < QUICK_DEATH_MS;
     startedAt.delete(worker);
     if (stopping) {
       say(`worker ${pid} stopped (${howItEnded(code, signal)})`);
@@ -59,10 +61,10 @@ export function runPrimary(config: Config): void {
       return;
     }
     console.error(`handstamp: worker ${pid} died (${howItEnded(code, signal)})`);
-    quickDeaths = lived < QUICK_DEATH_MS ? quickDeaths + 1 : 0;
+    quickDeaths = quick ? quickDeaths + 1 : 0;
     if (quickDeaths >= QUICK_DEATHS_TO_GIVE_UP) {
       console.error(
-        `handstamp: giving up: workers died ${quickDeaths} times in a row within ${QUICK_DEATH_MS / 1000} s of starting (see their errors above)`,
+        `handstamp: giving up: ${quickDeaths} workers in a row died while starting or within ${QUICK_DEATH_MS / 1000} s of it (see their errors above)`,
       );
       exitCode = 1;
       stopAll();

@@ -2,6 +2,7 @@
 // WEB_CONCURRENCY > 1 this process is the cluster's primary (`cluster.ts`), and each of
 // its workers runs this file again to serve.
 import cluster from "node:cluster";
+import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { createApp, type Handstamp } from "./app";
 import { loadConfig } from "./bootstrap";
@@ -22,17 +23,22 @@ function main(): void {
     fail((err as Error).message);
   }
   if (cluster.isWorker) return serve(config, { clustered: true });
-  // The folder's owner and modes are checked once, before any process uses it.
+  if (config.webConcurrency === 1) return serve(config, { clustered: false });
+  // The folder's owner and modes are checked once, here, before any worker uses it.
   if (config.sessionStore === "file") {
     try {
-      const notice = secureSessionDir(config.sessionDir);
-      if (notice) console.log(`handstamp: ${notice}`);
+      mkdirSync(config.sessionDir, { recursive: true, mode: 0o700 });
+      checkSessionDir(config);
     } catch (err) {
       fail((err as Error).message);
     }
   }
-  if (config.webConcurrency > 1) return runPrimary(config);
-  serve(config, { clustered: false });
+  runPrimary(config);
+}
+
+function checkSessionDir(config: Config): void {
+  const notice = secureSessionDir(config.sessionDir);
+  if (notice) console.log(`handstamp: ${notice}`);
 }
 
 /** Builds the app and listens: the whole server, or one cluster worker. */
@@ -44,6 +50,13 @@ function serve(config: Config, { clustered }: { clustered: boolean }): void {
     fail(`cannot start: ${(err as Error).message}`);
   }
   const { app, close, storage } = handstamp;
+  if (storage.kind === "file" && !clustered) {
+    try {
+      checkSessionDir(config);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
   storage.check().then(
     () => listen(app, config, close, clustered),
     (err: Error) => {
