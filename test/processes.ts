@@ -27,6 +27,8 @@ export interface Started {
 }
 
 export interface StartOptions {
+  /** What runs the script: node unless told (the bench's Flask contender runs gunicorn). */
+  program?: string;
   /** Node's arguments before the script: tsx's loader unless told (`[]` for the build). */
   loader?: string[];
   /**
@@ -65,6 +67,7 @@ export function startProcess(
   env: Record<string, string>,
   cwd: string,
   {
+    program = process.execPath,
     loader = ["--import", TSX_LOADER],
     logFile,
     lifetimeMs = 60_000,
@@ -74,7 +77,7 @@ export function startProcess(
   // node itself with tsx's loader (not the tsx wrapper, which runs a grandchild): signals,
   // SIGKILL included, reach the real process.
   const out = logFile ? openSync(logFile, "w") : "pipe";
-  const child = spawn(process.execPath, [...loader, script, ...args], {
+  const child = spawn(program, [...(program === process.execPath ? loader : []), script, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", ...env },
     stdio: ["ignore", out, "pipe"],
