@@ -140,7 +140,7 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
       key: "flask",
       label: "Flask + Flask-Session (filesystem), gunicorn 2 workers × 4 threads",
       cookieName: "session",
-      env: { SESSION_SECRET: SECRET, SESSION_DIR: path.join(work, "flask") },
+      env: { SESSION_SECRET: SECRET, SESSION_DIR: path.join(work, "flask"), PYTHONDONTWRITEBYTECODE: "1" },
       script: "flask_app:app",
       args: [
         "-w",
