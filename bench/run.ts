@@ -393,6 +393,10 @@ const fmt = (x: number) => (Number.isNaN(x) ? "-" : String(round1(x)));
 type Row = readonly [what: string, wanted: string, measured: string, holds: boolean | undefined];
 
 async function main(): Promise<void> {
+  if (!onPath("wrk")) {
+    console.error("npm run bench needs wrk, the load generator: apt-get install wrk (or brew install wrk)");
+    process.exit(1);
+  }
   log(`handstamp bench (${QUICK ? "quick" : "full"}): ${JSON.stringify(SETTINGS)}`);
   execFileSync(process.execPath, [path.join(ROOT, "scripts", "build-if-needed.js")], { stdio: "inherit" });
   const work = mkdtempSync(path.join(tmpdir(), "handstamp-bench-"));
