@@ -56,7 +56,9 @@ export function runPrimary(config: Config): void {
     startedAt.delete(worker);
     if (stopping) {
       say(`worker ${pid} stopped (${howItEnded(code, signal)})`);
-      if (code !== 0) exitCode = 1;
+      // A worker still starting may end on the signal itself, before its handler is set: a
+      // clean stop too. An error, or the deadline's SIGKILL, is not.
+      if (code !== 0 && signal !== "SIGTERM" && signal !== "SIGINT") exitCode = 1;
       if (startedAt.size === 0) process.exit(exitCode);
       return;
     }
