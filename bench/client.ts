@@ -1,11 +1,6 @@
 // What the bench and the profiler share: where things are, and how a script logs in to a
 // handstamp server the way a browser does (form page, CSRF token, POST, cookie).
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-
-export const ROOT = path.resolve(__dirname, "..");
-/** Runs the TypeScript reference servers in bench/servers/ without a build. */
-export const TSX_LOADER = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+export { ROOT, TSX_LOADER } from "../test/processes";
 /** handstamp runs in production mode behind a "proxy": its Secure cookies need this. */
 export const HTTPS = { "x-forwarded-proto": "https" };
 
@@ -25,11 +20,13 @@ export async function postCredentials(
   form: "/login" | "/signup",
 ): Promise<string> {
   const page = await fetch(`${url}${form}`, { headers: HTTPS });
+  // The form page sets the cookies the post needs back (its CSRF cookie, maybe a session).
+  const pageCookies = page.headers.getSetCookie().map((header) => header.split(";")[0]!);
   const res = await fetch(`${url}${form}`, {
     method: "POST",
     headers: {
       ...HTTPS,
-      cookie: cookieOf(page, cookieName),
+      cookie: pageCookies.join("; "),
       "content-type": "application/x-www-form-urlencoded",
     },
     body: new URLSearchParams({

@@ -6,19 +6,20 @@
 // by package and by function. The start-up and the 100 log-ins before the load are in the
 // profile too: as "other", and as about 2% more requests' worth in each part. The profile
 // itself is left in bench/results/profiles/ for a flame graph (Chrome DevTools, speedscope).
-import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import autocannon from "autocannon";
+import { parseConfig } from "../src/config";
+import { sessionCookieName } from "../src/sessions/middleware";
+import { startProcess, stop } from "../test/processes";
 import { HTTPS, postCredentials, ROOT, TSX_LOADER } from "./client";
+import { wrk, writeCookies } from "./load";
 
 const OUT = path.join(ROOT, "bench", "results", "profiles");
 const [store = "file", pathname = "/", seconds = "10"] = process.argv.slice(2);
 /** The bench's reference servers that can be profiled instead of handstamp: no log-ins. */
 const REFERENCES: Record<string, Record<string, string>> = { none: {}, layers: { BENCH_APP_LAYERS: "1" } };
 const reference = REFERENCES[store];
-const PORT = 3123;
 
 interface Profile {
   nodes: {
@@ -144,75 +145,56 @@ function summarise(file: string, requests: number): string {
 
 async function main() {
   const work = path.join(tmpdir(), `handstamp-profile-${process.pid}`);
+  mkdirSync(work, { recursive: true });
   mkdirSync(OUT, { recursive: true });
   const before = new Set(readdirSync(OUT));
-  const child = spawn(
-    process.execPath,
-    [
-      "--cpu-prof",
-      `--cpu-prof-dir=${OUT}`,
-      ...(reference
-        ? ["--import", TSX_LOADER, path.join(__dirname, "servers", "noSession.ts")]
-        : [path.join(ROOT, "dist", "server.js")]),
-    ],
-    {
-      env: {
-        ...reference,
-        PATH: process.env.PATH ?? "",
-        NODE_ENV: "production",
-        SESSION_SECRET: "profile-secret-that-is-long-enough-0123456789",
-        SESSION_STORE: store,
-        SESSION_DIR: path.join(work, "sessions"),
-        DATABASE_PATH: path.join(work, "handstamp.db"),
-        REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-        TRUST_PROXY: "loopback",
-        AUTH_RATE_LIMIT: "off",
-        HOST: "127.0.0.1",
-        PORT: String(PORT),
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    },
-  );
-  const url = `http://127.0.0.1:${PORT}`;
-  while (
-    !(await fetch(`${url}${reference ? "/" : "/healthz"}`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  )
-    await new Promise((r) => setTimeout(r, 100));
+  const env = {
+    ...reference,
+    NODE_ENV: "production",
+    SESSION_SECRET: "profile-secret-that-is-long-enough-0123456789",
+    SESSION_STORE: store,
+    SESSION_DIR: path.join(work, "sessions"),
+    DATABASE_PATH: path.join(work, "handstamp.db"),
+    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    TRUST_PROXY: "loopback",
+    LOG_LEVEL: "info",
+    AUTH_RATE_LIMIT: "off",
+    SESSION_CREATE_LIMIT: "off",
+  };
+  const profiling = ["--cpu-prof", `--cpu-prof-dir=${OUT}`];
+  const server = reference
+    ? startProcess(path.join(__dirname, "servers", "noSession.ts"), [], env, ROOT, {
+        loader: [...profiling, "--import", TSX_LOADER],
+        logFile: path.join(work, "server.log"),
+        lifetimeMs: Infinity,
+      })
+    : startProcess(path.join(ROOT, "dist", "server.js"), [], env, ROOT, {
+        loader: profiling,
+        logFile: path.join(work, "server.log"),
+        lifetimeMs: Infinity,
+      });
+  const url = await server.listening;
   const cookies: string[] = [];
-  if (reference) cookies.push("");
-  else {
-    await postCredentials(url, "__Host-sid", "/signup");
-    for (let i = 0; i < 100; i++) cookies.push(await postCredentials(url, "__Host-sid", "/login"));
+  if (!reference) {
+    const cookieName = sessionCookieName(parseConfig(env));
+    await postCredentials(url, cookieName, "/signup");
+    for (let i = 0; i < 100; i++) cookies.push(await postCredentials(url, cookieName, "/login"));
   }
-  let next = 0;
-  const result = await autocannon({
-    url: url + pathname,
+  const result = await wrk(url + pathname, {
+    cookiesFile: writeCookies(path.join(work, "cookies"), cookies),
     connections: 50,
-    duration: Number(seconds),
+    seconds: Number(seconds),
     headers: HTTPS,
-    requests: [
-      {
-        method: "GET",
-        setupRequest: (req) => ({
-          ...req,
-          headers: { ...req.headers, cookie: cookies[next++ % cookies.length]! },
-        }),
-      },
-    ],
   });
   console.log(
-    `${reference ? `reference server "${store}"` : `${store} store`}, GET ${pathname}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ${result.non2xx} non-2xx\n`,
+    `${reference ? `reference server "${store}"` : `${store} store`}, GET ${pathname}: ${Math.round(result.rps)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms, ${result.errors} errors\n`,
   );
-  child.kill("SIGTERM"); // both handstamp and the reference servers exit cleanly on it, writing the profile
-  await new Promise((r) => child.once("exit", r));
+  await stop(server); // both handstamp and the reference servers exit cleanly on it, writing the profile
   rmSync(work, { recursive: true, force: true });
   const written = readdirSync(OUT).filter((name) => !before.has(name));
   for (const name of written)
     console.log(
-      `${summarise(path.join(OUT, name), result.requests.total)}\n\nprofile: bench/results/profiles/${name}`,
+      `${summarise(path.join(OUT, name), result.requests)}\n\nprofile: bench/results/profiles/${name}`,
     );
 }
 

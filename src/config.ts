@@ -1,6 +1,7 @@
 // Configuration: parsed once from an environment object with a zod schema into a
 // frozen, typed object. Pure: no process.env, no files, no exit. `server.ts` decides
 // what to do with a ConfigError, and supplies the development secret.
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { z } from "zod";
 
@@ -36,6 +37,8 @@ export interface Config {
   readonly sessionLockTimeoutMs: number;
   /** How often expired sessions are removed (file and memory stores). */
   readonly sessionSweepIntervalMs: number;
+  /** Server processes on the one port: 1 is no cluster, more run `node:cluster` workers. */
+  readonly webConcurrency: number;
 }
 
 export interface RateLimit {
@@ -107,6 +110,18 @@ const trustProxy = z.string().transform((text): TrustProxy => {
   return text.trim(); // "loopback", an address or a subnet list: handed to Express as is
 });
 
+const MAX_WORKERS = 256;
+const WORKERS_PROBLEM = `must be a whole number of server processes from 1 to ${MAX_WORKERS}, or auto (one per core)`;
+
+/** "auto" stays a word here: the number of cores is asked for in parseConfig, where it can be given. */
+const webConcurrency = z.string().transform((text, ctx): number | "auto" => {
+  const value = text.trim().toLowerCase();
+  if (value === "auto") return "auto";
+  if (/^\d{1,3}$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_WORKERS) return Number(value);
+  ctx.addIssue({ code: "custom", message: WORKERS_PROBLEM });
+  return z.NEVER;
+});
+
 const schema = z.object({
   NODE_ENV: z
     .enum(["development", "production", "test"], {
@@ -143,6 +158,7 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_.-]{1,64}$/, "must be 1 to 64 letters, digits or : _ . -")
     .default("handstamp:"),
+  WEB_CONCURRENCY: webConcurrency.default(1),
 });
 
 export interface ParseOptions {
@@ -153,6 +169,13 @@ export interface ParseOptions {
    * returns a secret kept across restarts. Without it, a missing secret is an error.
    */
   devSecret?: (dataDir: string) => string;
+  /**
+   * false for commands that sign nothing (`npm run sessions`): SESSION_SECRET is then
+   * neither required nor checked, and `sessionSecrets` is what was given, maybe nothing.
+   */
+  needsSecret?: boolean;
+  /** How many cores WEB_CONCURRENCY=auto means; this machine's by default. */
+  cores?: () => number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -183,17 +206,32 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
       `TRUST_PROXY: "${given.TRUST_PROXY}" trusts every proxy, so any client can choose its address; in production name your proxy instead: loopback (nginx on the same machine), a hop count such as 1, or the proxy's addresses`,
     );
   }
-  if (secrets.length === 0 && (production || !options.devSecret)) {
+  const needsSecret = options.needsSecret ?? true;
+  if (!needsSecret) {
+    // nothing to check: this command never signs or verifies a cookie
+  } else if (secrets.length === 0 && (production || !options.devSecret)) {
     problems.push("SESSION_SECRET: is required in production (generate one with `npm run secret`)");
   } else if (production && secrets.some((s) => s.length < MIN_PRODUCTION_SECRET)) {
     problems.push(
       `SESSION_SECRET: every secret must be at least ${MIN_PRODUCTION_SECRET} characters in production (generate one with \`npm run secret\`)`,
     );
   }
+  const workers = parsed.success
+    ? parsed.data.WEB_CONCURRENCY === "auto"
+      ? (options.cores ?? availableParallelism)()
+      : parsed.data.WEB_CONCURRENCY
+    : 1;
+  // Each worker is its own process, with its own memory: a session would exist in one of
+  // them only, and a visitor's next request would land in another.
+  if (parsed.success && workers > 1 && parsed.data.SESSION_STORE === "memory") {
+    problems.push(
+      `WEB_CONCURRENCY: ${workers} server processes cannot share the memory store (each would see only its own sessions): use SESSION_STORE=file or redis, or WEB_CONCURRENCY=1`,
+    );
+  }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
 
   const values = parsed.data;
-  if (secrets.length === 0 && options.devSecret) {
+  if (needsSecret && secrets.length === 0 && options.devSecret) {
     secrets.push(options.devSecret(path.dirname(databasePath)));
   }
   return Object.freeze({
@@ -215,5 +253,6 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
     sessionCreateLimit: values.SESSION_CREATE_LIMIT,
     redisUrl: values.REDIS_URL.trim(),
     redisPrefix: values.REDIS_PREFIX,
+    webConcurrency: workers,
   });
 }

@@ -1,9 +1,13 @@
-// The one place that reads the environment, listens and shuts down.
+// The one place that reads the environment, listens and shuts down. With
+// WEB_CONCURRENCY > 1 this process is the cluster's primary (`cluster.ts`), and each of
+// its workers runs this file again to serve.
+import cluster from "node:cluster";
+import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
-import dotenv from "dotenv";
 import { createApp, type Handstamp } from "./app";
-import { ConfigError, parseConfig, type Config } from "./config";
-import { loadOrCreateDevSecret } from "./devSecret";
+import { loadConfig } from "./bootstrap";
+import { runPrimary } from "./cluster";
+import type { Config } from "./config";
 import { secureSessionDir } from "./sessions/storage";
 
 function fail(message: string): never {
@@ -12,18 +16,33 @@ function fail(message: string): never {
 }
 
 function main(): void {
-  dotenv.config({ quiet: true });
-  let config;
+  let config: Config;
   try {
-    config = parseConfig(process.env, {
-      devSecret: (dataDir) => loadOrCreateDevSecret(dataDir, (line) => console.log(line)),
-    });
+    config = loadConfig(process.env, { needsSecret: true });
   } catch (err) {
-    fail(
-      err instanceof ConfigError ? err.message : `cannot read the configuration: ${(err as Error).message}`,
-    );
+    fail((err as Error).message);
   }
+  if (cluster.isWorker) return serve(config, { clustered: true });
+  if (config.webConcurrency === 1) return serve(config, { clustered: false });
+  // The folder's owner and modes are checked once, here, before any worker uses it.
+  if (config.sessionStore === "file") {
+    try {
+      mkdirSync(config.sessionDir, { recursive: true, mode: 0o700 });
+      checkSessionDir(config);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
+  runPrimary(config);
+}
 
+function checkSessionDir(config: Config): void {
+  const notice = secureSessionDir(config.sessionDir);
+  if (notice) console.log(`handstamp: ${notice}`);
+}
+
+/** Builds the app and listens: the whole server, or one cluster worker. */
+function serve(config: Config, { clustered }: { clustered: boolean }): void {
   let handstamp;
   try {
     handstamp = createApp(config);
@@ -31,27 +50,28 @@ function main(): void {
     fail(`cannot start: ${(err as Error).message}`);
   }
   const { app, close, storage } = handstamp;
-  if (storage.kind === "file") {
+  if (storage.kind === "file" && !clustered) {
     try {
-      const notice = secureSessionDir(config.sessionDir);
-      if (notice) console.log(`handstamp: ${notice}`);
+      checkSessionDir(config);
     } catch (err) {
       fail((err as Error).message);
     }
   }
   storage.check().then(
-    () => listen(app, config, close),
+    () => listen(app, config, close, clustered),
     (err: Error) => {
       if (storage.kind !== "redis") fail(`cannot store sessions in ${config.sessionDir}: ${err.message}`);
       // Redis may come up after us: start anyway, answer 503 until it does, reconnect alone.
       console.error(`handstamp: Redis is not reachable yet (${err.message}); sessions get 503 until it is`);
-      listen(app, config, close);
+      listen(app, config, close, clustered);
     },
   );
 }
 
-function listen(app: Handstamp["app"], config: Config, close: () => Promise<void>): void {
+function listen(app: Handstamp["app"], config: Config, close: () => Promise<void>, clustered: boolean): void {
   const server: Server = app.listen(config.port, config.host, () => {
+    // A worker stays quiet: the primary says once where the site is, and which workers serve it.
+    if (clustered) return;
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     console.log(
@@ -64,7 +84,8 @@ function listen(app: Handstamp["app"], config: Config, close: () => Promise<void
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`handstamp: ${signal} received, finishing requests in flight`);
+    const who = clustered ? `handstamp: worker ${process.pid}:` : "handstamp:";
+    console.log(`${who} ${signal} received, finishing requests in flight`);
     server.close(() => {
       close().then(
         () => process.exit(0),

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { loadConfig } from "../src/bootstrap";
 import { ConfigError, parseConfig, parseDuration } from "../src/config";
 
 const devSecret = () => "dev-secret";
@@ -179,5 +182,92 @@ describe("SESSION_CREATE_LIMIT", () => {
     expect(problemsOf({ SESSION_CREATE_LIMIT: value })).toEqual([
       "SESSION_CREATE_LIMIT: must be a count per duration (for example 30/15m) or off",
     ]);
+  });
+});
+
+describe("WEB_CONCURRENCY", () => {
+  test("is one server process unless set", () => {
+    expect(parseConfig({}, { devSecret }).webConcurrency).toBe(1);
+  });
+
+  test.each([
+    ["1", 1],
+    ["2", 2],
+    [" 4 ", 4],
+  ])("%j runs %j processes", (value, workers) => {
+    expect(parseConfig({ WEB_CONCURRENCY: value }, { devSecret }).webConcurrency).toBe(workers);
+  });
+
+  test.each(["auto", "AUTO"])("%s runs one process per core", (value) => {
+    expect(parseConfig({ WEB_CONCURRENCY: value }, { devSecret, cores: () => 6 }).webConcurrency).toBe(6);
+  });
+
+  test.each(["0", "-1", "lots", "1.5", "2 workers", "257"])("%j is refused with what it accepts", (value) => {
+    expect(problemsOf({ WEB_CONCURRENCY: value })).toEqual([
+      "WEB_CONCURRENCY: must be a whole number of server processes from 1 to 256, or auto (one per core)",
+    ]);
+  });
+
+  test("more than one process with the memory store is refused, with what to use instead", () => {
+    expect(problemsOf({ WEB_CONCURRENCY: "2", SESSION_STORE: "memory" })).toEqual([
+      "WEB_CONCURRENCY: 2 server processes cannot share the memory store (each would see only its own sessions): use SESSION_STORE=file or redis, or WEB_CONCURRENCY=1",
+    ]);
+  });
+
+  test.each([
+    ["file", "2"],
+    ["redis", "2"],
+    ["memory", "1"],
+  ])("the %s store with WEB_CONCURRENCY=%s is accepted", (store, workers) => {
+    expect(problemsOf({ WEB_CONCURRENCY: workers, SESSION_STORE: store })).toEqual([]);
+  });
+
+  test("auto on a one-core machine keeps the memory store usable", () => {
+    const config = parseConfig(
+      { WEB_CONCURRENCY: "auto", SESSION_STORE: "memory" },
+      { devSecret, cores: () => 1 },
+    );
+    expect(config.webConcurrency).toBe(1);
+  });
+});
+
+describe("a command that signs nothing (needsSecret: false)", () => {
+  test("starts in production without SESSION_SECRET, and creates no development secret", () => {
+    const created: string[] = [];
+    const config = parseConfig(
+      { NODE_ENV: "production" },
+      { needsSecret: false, devSecret: (dir) => (created.push(dir), "s") },
+    );
+    expect(config.sessionSecrets).toEqual([]);
+    expect(created).toEqual([]);
+  });
+
+  test("still names every other bad variable", () => {
+    expect(() => parseConfig({ NODE_ENV: "production", PORT: "x" }, { needsSecret: false })).toThrow(
+      /^invalid configuration: PORT: must be a port number/,
+    );
+  });
+});
+
+describe("loadConfig, the bootstrap of the server and of npm run sessions", () => {
+  test("the server's needs a secret in production; the sessions command's does not", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" }, { needsSecret: true })).toThrow(
+      "SESSION_SECRET: is required in production",
+    );
+    expect(loadConfig({ NODE_ENV: "production" }, { needsSecret: false }).env).toBe("production");
+  });
+
+  test("reads .env from the working folder, variables already set winning", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "handstamp-env-"));
+    writeFileSync(path.join(dir, ".env"), "PORT=4100\nHOST=0.0.0.0\n");
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const config = loadConfig({ HOST: "127.0.0.1" }, { needsSecret: false });
+      expect(config).toMatchObject({ port: 4100, host: "127.0.0.1" });
+    } finally {
+      process.chdir(cwd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

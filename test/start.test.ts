@@ -42,7 +42,7 @@ const production = (dir: string) => ({
 });
 
 const npm = (dir: string, args: string[], env: Record<string, string> = {}) =>
-  startProcess(npmCli(), ["--silent", ...args], env, dir, []);
+  startProcess(npmCli(), ["--silent", ...args], env, dir, { loader: [] });
 
 /** The server `npm start` started answers /healthz, and stops cleanly on SIGTERM. */
 async function servesThenStops(dir: string, env: Record<string, string>) {

@@ -1,8 +1,7 @@
 // `npm run sessions -- <command>`: look at and clean the session store from a shell, in
 // the spirit of Django's `clearsessions`. Exits non-zero on any error.
-import dotenv from "dotenv";
+import { loadConfig } from "../bootstrap";
 import type { Config } from "../config";
-import { ConfigError, parseConfig } from "../config";
 import { shortId } from "./ids";
 import { redactUrl } from "./redis";
 import { createSessionStorage, type SessionStorage } from "./storage";
@@ -128,13 +127,12 @@ async function runOn(
 }
 
 if (require.main === module) {
-  dotenv.config({ quiet: true });
   let config: Config;
   try {
     // The CLI signs nothing: it needs the store's settings, not the secret.
-    config = parseConfig(process.env, { devSecret: () => "unused by the sessions command" });
+    config = loadConfig(process.env, { needsSecret: false });
   } catch (err) {
-    console.error(`handstamp: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
+    console.error(`handstamp: ${(err as Error).message}`);
     process.exit(1);
   }
   runSessionsCli(process.argv.slice(2), config, { out: console.log, err: console.error }).then(
