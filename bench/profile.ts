@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseConfig } from "../src/config";
-import { sessionCookieName } from "../src/sessions/middleware";
+import { cookieName as siteCookieName } from "../src/sessions/cookies";
 import { startProcess, stop } from "../test/processes";
 import { HTTPS, postCredentials, ROOT, TSX_LOADER } from "./client";
 import { wrk, writeCookies } from "./load";
@@ -176,7 +176,7 @@ async function main() {
   const url = await server.listening;
   const cookies: string[] = [];
   if (!reference) {
-    const cookieName = sessionCookieName(parseConfig(env));
+    const cookieName = siteCookieName(parseConfig(env), "sid");
     await postCredentials(url, cookieName, "/signup");
     for (let i = 0; i < 100; i++) cookies.push(await postCredentials(url, cookieName, "/login"));
   }

@@ -20,7 +20,7 @@ import path from "node:path";
 import { sign } from "cookie-signature";
 import { parseConfig } from "../src/config";
 import { generateSessionId } from "../src/sessions/ids";
-import { sessionCookieName } from "../src/sessions/middleware";
+import { cookieName as siteCookieName } from "../src/sessions/cookies";
 import { startProcess, until, type Started, type StartOptions } from "../test/processes";
 import { cookieOf, HTTPS, postCredentials, ROOT } from "./client";
 import { probeNewConnections, wrk, writeCookies, type WrkResult } from "./load";
@@ -92,7 +92,7 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
     return {
       key,
       label,
-      cookieName: sessionCookieName(parseConfig(full)),
+      cookieName: siteCookieName(parseConfig(full), "sid"),
       sessionDir: full.SESSION_DIR,
       env: full,
       script: path.join(ROOT, "dist", "server.js"),
