@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import dotenv from "dotenv";
 import { createApp, type Handstamp } from "./app";
 import { ConfigError, parseConfig, type Config } from "./config";
+import { isDatabaseOutage } from "./db";
 import { loadOrCreateDevSecret } from "./devSecret";
 import { secureSessionDir } from "./sessions/storage";
 
@@ -39,15 +40,21 @@ function main(): void {
       fail((err as Error).message);
     }
   }
-  storage.check().then(
-    () => listen(app, config, close),
-    (err: Error) => {
-      if (storage.kind !== "redis") fail(`cannot store sessions in ${config.sessionDir}: ${err.message}`);
-      // Redis may come up after us: start anyway, answer 503 until it does, reconnect alone.
-      console.error(`handstamp: Redis is not reachable yet (${err.message}); sessions get 503 until it is`);
-      listen(app, config, close);
-    },
-  );
+  const { db } = handstamp;
+  const storeChecked = storage.check().catch((err: Error) => {
+    if (storage.kind !== "redis") fail(`cannot store sessions in ${config.sessionDir}: ${err.message}`);
+    // Redis may come up after us: start anyway, answer 503 until it does, reconnect alone.
+    console.error(`handstamp: Redis is not reachable yet (${err.message}); sessions get 503 until it is`);
+  });
+  // PostgreSQL migrates before the first request; if it is not up yet, the same as Redis:
+  // pages that need it get 503 until it is, and the first query then migrates.
+  const databaseReady = db.ready().catch((err: Error) => {
+    if (!isDatabaseOutage(err)) fail(`cannot migrate the database at ${db.where}: ${err.message}`);
+    console.error(
+      `handstamp: the database at ${db.where} is not reachable yet; log-in and accounts get 503 until it is`,
+    );
+  });
+  void Promise.all([storeChecked, databaseReady]).then(() => listen(app, config, close));
 }
 
 function listen(app: Handstamp["app"], config: Config, close: () => Promise<void>): void {
@@ -55,7 +62,7 @@ function listen(app: Handstamp["app"], config: Config, close: () => Promise<void
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     console.log(
-      `handstamp: listening on http://${config.host}:${port} (${config.env}, ${config.sessionStore} sessions)`,
+      `handstamp: listening on http://${config.host}:${port} (${config.env}, ${config.sessionStore} sessions, ${config.databaseUrl ? "postgres" : "sqlite"} database)`,
     );
   });
   server.on("error", (err) => fail(`cannot listen on ${config.host}:${config.port}: ${err.message}`));

@@ -167,7 +167,7 @@ describe("a log-in ended elsewhere", () => {
       const record = await new Promise<unknown>((resolve) => t.storage.store.get(id, (_e, s) => resolve(s)));
       // Log-out everywhere (a password change, say) ends it; then a slow request that had
       // loaded the session before writes it back, as express-session would.
-      createLogins(t.db).remove(id);
+      await createLogins(t.db).remove(id);
       await t.storage.remove(id);
       await new Promise((resolve) => t.storage.store.set(id, record as never, resolve));
       expect(await isLoggedIn(agent)).toBe(false);

@@ -40,7 +40,7 @@ export function accountRouter({
     const current = field(req.body, "current") ?? "";
     const password = field(req.body, "password") ?? "";
     const page = { passwordRule: PASSWORD_RULE };
-    const user = users.findById(req.session.userId!);
+    const user = await users.findById(req.session.userId!);
     // The current password is guessed here as at log-in (from a stolen session, say): the
     // same lock, the same counts, and the browser's known-device cookie picks the budget.
     const known = user !== undefined && knownDevice.isKnown(req, user.username);
@@ -59,7 +59,7 @@ export function accountRouter({
     if (errors.length > 0 || !user) {
       return res.status(400).render("account", { ...page, errors });
     }
-    users.setPasswordHash(user.id, await passwords.hash(password));
+    await users.setPasswordHash(user.id, await passwords.hash(password));
     const ended = await loginSessions.endOthers(user.id, req.sessionID);
     await loginSessions.renew(req);
     flash(req, "success", `Your password was changed. ${endedText(ended)}`);
@@ -67,8 +67,8 @@ export function accountRouter({
     res.redirect(303, "/account");
   });
 
-  router.get("/account/sessions", function showSessions(req, res) {
-    const sessions = loginSessions.liveFor(req.session.userId!).map((login) => ({
+  router.get("/account/sessions", async function showSessions(req, res) {
+    const sessions = (await loginSessions.liveFor(req.session.userId!)).map((login) => ({
       handle: login.handle,
       createdAt: new Date(login.createdAt).toISOString(),
       lastSeen: new Date(login.lastSeen).toISOString(),
@@ -89,7 +89,7 @@ export function accountRouter({
     const handle = req.params.handle;
     const own =
       HANDLE_PATTERN.test(handle) &&
-      loginSessions.liveFor(req.session.userId!).find((l) => l.handle === handle);
+      (await loginSessions.liveFor(req.session.userId!)).find((l) => l.handle === handle);
     if (own && own.sessionId === req.sessionID) {
       return res.status(400).render("errors/4xx", { status: 400, message: "To end this session, log out." });
     }

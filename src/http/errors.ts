@@ -3,6 +3,7 @@
 // development, and nothing the client sent can produce a 500.
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
+import { DatabaseUnavailable } from "../db/errors";
 import { SessionStoreUnavailable } from "../sessions/errors";
 import { SessionBusy } from "../sessions/lock";
 
@@ -35,9 +36,15 @@ export function errorHandler(deps: {
       return res.status(403).render("errors/403.njk");
     }
     // Busy session or unavailable store: the client did nothing wrong, try again shortly.
-    if (err instanceof SessionStoreUnavailable || err instanceof SessionBusy) {
+    if (
+      err instanceof SessionStoreUnavailable ||
+      err instanceof DatabaseUnavailable ||
+      err instanceof SessionBusy
+    ) {
       if (err instanceof SessionStoreUnavailable) {
         deps.logger.error({ err, url: req.originalUrl }, "session store unavailable");
+      } else if (err instanceof DatabaseUnavailable) {
+        deps.logger.error({ err, url: req.originalUrl }, "database unavailable");
       }
       res.set("Retry-After", String(err.retryAfterSeconds));
       return res.status(503).render("errors/503.njk", { busy: err instanceof SessionBusy });
