@@ -178,6 +178,8 @@ export interface ParseOptions {
    * returns a secret kept across restarts. Without it, a missing secret is an error.
    */
   devSecret?: (dataDir: string) => string;
+  /** False for the command-line tools, which sign nothing: no secret is asked for or made. */
+  needsSecret?: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -211,13 +213,14 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
   // Instances that share Redis and PostgreSQL must sign with one secret, and keep nothing
   // on disk: a development secret (a file, or one in memory) would be each instance's own.
   const sharesNothing = given.SESSION_STORE === "redis" && given.DATABASE_URL !== undefined;
-  if (secrets.length === 0 && (production || !options.devSecret)) {
+  const needsSecret = options.needsSecret ?? true;
+  if (needsSecret && secrets.length === 0 && (production || !options.devSecret)) {
     problems.push("SESSION_SECRET: is required in production (generate one with `npm run secret`)");
-  } else if (secrets.length === 0 && sharesNothing) {
+  } else if (needsSecret && secrets.length === 0 && sharesNothing) {
     problems.push(
       "SESSION_SECRET: is required with SESSION_STORE=redis and DATABASE_URL, where every instance must sign with the same secret (generate one with `npm run secret`)",
     );
-  } else if (production && secrets.some((s) => s.length < MIN_PRODUCTION_SECRET)) {
+  } else if (needsSecret && production && secrets.some((s) => s.length < MIN_PRODUCTION_SECRET)) {
     problems.push(
       `SESSION_SECRET: every secret must be at least ${MIN_PRODUCTION_SECRET} characters in production (generate one with \`npm run secret\`)`,
     );
@@ -225,7 +228,7 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
 
   const values = parsed.data;
-  if (secrets.length === 0 && options.devSecret) {
+  if (needsSecret && secrets.length === 0 && options.devSecret) {
     secrets.push(options.devSecret(path.dirname(databasePath)));
   }
   return Object.freeze({

@@ -132,7 +132,7 @@ if (require.main === module) {
   let config: Config;
   try {
     // The CLI signs nothing: it needs the store's settings, not the secret.
-    config = parseConfig(process.env, { devSecret: () => "unused by the sessions command" });
+    config = parseConfig(process.env, { needsSecret: false });
   } catch (err) {
     console.error(`handstamp: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
     process.exit(1);
