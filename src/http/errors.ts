@@ -47,7 +47,10 @@ export function errorHandler(deps: {
         deps.logger.error({ err, url: req.originalUrl }, "database unavailable");
       }
       res.set("Retry-After", String(err.retryAfterSeconds));
-      return res.status(503).render("errors/503.njk", { busy: err instanceof SessionBusy });
+      return res.status(503).render("errors/503.njk", {
+        busy: err instanceof SessionBusy,
+        database: err instanceof DatabaseUnavailable,
+      });
     }
     const status = (err as HttpishError)?.status ?? (err as HttpishError)?.statusCode;
     if (typeof status === "number" && status >= 400 && status < 500) {
