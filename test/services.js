@@ -41,7 +41,7 @@ const SERVICES = {
     // test/postgresServer.ts runs initdb and pg_ctl from this folder.
     program: path.join(postgresBinDir() ?? "", "pg_ctl"),
     install: "apt-get install postgresql",
-    files: ["test/twoHosts.test.ts", "test/postgresFaults.test.ts"],
+    files: ["test/postgres.test.ts", "test/twoHosts.test.ts", "test/postgresFaults.test.ts"],
     projects: ["postgres"],
   },
   chromium: {
