@@ -31,7 +31,7 @@ function main(): void {
   } catch (err) {
     fail(`cannot start: ${(err as Error).message}`);
   }
-  const { app, close, storage } = handstamp;
+  const { app, close, storage, db } = handstamp;
   if (storage.kind === "file") {
     try {
       const notice = secureSessionDir(config.sessionDir);
@@ -40,7 +40,6 @@ function main(): void {
       fail((err as Error).message);
     }
   }
-  const { db } = handstamp;
   const storeChecked = storage.check().catch((err: Error) => {
     if (storage.kind !== "redis") fail(`cannot store sessions in ${config.sessionDir}: ${err.message}`);
     // Redis may come up after us: start anyway, answer 503 until it does, reconnect alone.
@@ -62,7 +61,7 @@ function listen(app: Handstamp["app"], config: Config, close: () => Promise<void
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     console.log(
-      `handstamp: listening on http://${config.host}:${port} (${config.env}, ${config.sessionStore} sessions, ${config.databaseUrl ? "postgres" : "sqlite"} database)`,
+      `handstamp: listening on http://${config.host}:${port} (${config.env}, ${config.sessionStore} sessions)`,
     );
   });
   server.on("error", (err) => fail(`cannot listen on ${config.host}:${config.port}: ${err.message}`));

@@ -4,8 +4,11 @@ import { createLogins, HANDLE_PATTERN } from "../src/auth/logins";
 import { createUsers } from "../src/auth/users";
 import { connectDatabase, MIGRATIONS, type Database } from "../src/db";
 import { MIGRATIONS_TABLE } from "../src/db/postgres";
-import { tempDir, testConfig } from "./helpers";
+import { rmSync } from "node:fs";
+import { tempDir, TEST_SECRET, testConfig } from "./helpers";
 import { usePostgres } from "./postgresServer";
+import { startServer, stop } from "./processes";
+import { freePort } from "./redisServer";
 
 const postgres = usePostgres();
 
@@ -74,4 +77,29 @@ describe("the PostgreSQL database", () => {
       await db.close();
     }
   });
+});
+
+test("a server whose PostgreSQL is not up yet starts anyway, says so with the password masked, and reports it", async () => {
+  const cwd = tempDir();
+  const port = await freePort(); // nothing listens there
+  const url = `postgres://handstamp:pa55word@127.0.0.1:${port}/handstamp`;
+  const server = startServer({ DATABASE_URL: url, SESSION_SECRET: TEST_SECRET }, cwd);
+  try {
+    const base = await server.listening;
+    const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(15_000) });
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({
+      store: "ok",
+      database: "unavailable",
+      databaseEngine: "postgres",
+    });
+    const run = await stop(server);
+    expect(run.stderr).toContain(
+      `the database at postgres://handstamp:***@127.0.0.1:${port}/handstamp is not reachable yet`,
+    );
+    expect(run.stdout + run.stderr).not.toContain("pa55word");
+  } finally {
+    server.child.kill("SIGKILL");
+    rmSync(cwd, { recursive: true, force: true });
+  }
 });

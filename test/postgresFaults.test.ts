@@ -3,7 +3,17 @@
 // timeouts, pages that do not (the counter, an anonymous cart) keep working, nothing
 // hangs or crashes, and everything comes back without a restart, with its data.
 import { rmSync } from "node:fs";
-import { csrfOf, makeTestApp, PASSWORD, signUp, textOf, visits, type Agent, type TestApp } from "./helpers";
+import {
+  csrfOf,
+  makeTestApp,
+  PASSWORD,
+  sessionIdOf,
+  signUp,
+  textOf,
+  visits,
+  type Agent,
+  type TestApp,
+} from "./helpers";
 import { usePostgres } from "./postgresServer";
 
 /** A user who waits this long has given up: any request still unanswered then has hung. */
@@ -94,9 +104,15 @@ describe("PostgreSQL paused, then stopped, under a running app", () => {
 
   test("paused (SIGSTOP): 503 where the database is needed, the counter and cart still work", async () => {
     expect((await secretPage(member)).status).toBe(200);
+    // A browser whose logged-in session timed out: its cookie names a record no longer stored.
+    const returning = t.agent();
+    await logInAs(returning, "kept");
+    await t.storage.remove((await sessionIdOf(t, returning))!);
     postgres.pause();
     try {
       await duringAnOutage();
+      // "Your session expired" needs the database; the counter does not, so it is served.
+      expect((await within(returning.get("/"))).status).toBe(200);
     } finally {
       postgres.resume();
     }
