@@ -1,6 +1,8 @@
-// Two projects, one `npm test`: every test once (file store, the default), and the app's
-// tests a second time against Redis (test/onRedis.ts sets HANDSTAMP_TEST_STORE; the
-// helpers then start a redis-server per test file and point every app at it).
+// Three projects, one `npm test`: every test once (file store and SQLite, the defaults), the
+// app's tests a second time against Redis (test/onRedis.ts sets HANDSTAMP_TEST_STORE; the
+// helpers then start a redis-server per test file and point every app at it), and the
+// account tests a second time on PostgreSQL (test/onPostgres.ts sets HANDSTAMP_TEST_DATABASE;
+// the helpers start a cluster per test file and give every app a database of its own).
 // Suites that need a program Node does not bring (test/services.js) are left out where it is
 // missing, and listed at the end as skipped; with CI=true a missing one stops the run.
 const fs = require("node:fs");
@@ -19,6 +21,9 @@ const APP_TESTS = [
   "cookieless",
   "flash",
 ];
+
+/** The tests of what a user's account does, whatever the database. */
+const ACCOUNT_TESTS = ["auth", "account", "lifecycle", "revokedMidRequest"];
 
 const missing = missingServices();
 if (isCI() && Object.keys(missing).length > 0) {
@@ -51,7 +56,8 @@ for (const [name, { program, install }] of Object.entries(missing)) {
   }
   for (const project of SERVICES[name].projects) {
     droppedProjects.add(project);
-    for (const test of APP_TESTS) skipped.push({ suite: `[${project}] test/${test}.test.ts`, why });
+    const tests = project === "postgres" ? ACCOUNT_TESTS : APP_TESTS;
+    for (const test of tests) skipped.push({ suite: `[${project}] test/${test}.test.ts`, why });
   }
 }
 
@@ -75,6 +81,12 @@ module.exports = {
       displayName: "redis",
       testMatch: APP_TESTS.map((name) => `**/test/${name}.test.ts`),
       setupFiles: ["<rootDir>/test/onRedis.ts"],
+    },
+    {
+      ...common,
+      displayName: "postgres",
+      testMatch: ACCOUNT_TESTS.map((name) => `**/test/${name}.test.ts`),
+      setupFiles: ["<rootDir>/test/onPostgres.ts"],
     },
   ].filter((project) => !droppedProjects.has(project.displayName)),
 };

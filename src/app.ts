@@ -13,7 +13,7 @@ import { ACCOUNT_RULES, createThrottle, memoryLimiters, type AccountRules } from
 import { cartRouter } from "./cart/routes";
 import { createUsers, type Users } from "./auth/users";
 import type { Config } from "./config";
-import { openDatabase, type Database } from "./db";
+import { connectDatabase, type Database } from "./db";
 import { healthCheck } from "./health/routes";
 import { homeRouter } from "./home/routes";
 import { inspectorRouter } from "./inspector/routes";
@@ -49,13 +49,18 @@ export interface Handstamp {
   db: Database;
   users: Users;
   storage: SessionStorage;
-  /** Stops background work and closes the database. */
+  /** Stops background work and closes the database (its connections). */
   close(): Promise<void>;
 }
 
 export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   const logger = deps.logger ?? pino({ level: config.logLevel });
-  const db = openDatabase(config.databasePath);
+  // SQLite opens and migrates here; PostgreSQL connects on first use and migrates in
+  // db.ready(), which server.ts awaits before it listens (and every query awaits too).
+  const db = connectDatabase(config, {
+    onError: (err, msg) => logger.error({ err }, msg),
+    onMigrated: (from, to) => logger.info({ from, to }, "database migrated"),
+  });
   const now = deps.now ?? Date.now;
   const users = createUsers(db, now);
   const storage = createSessionStorage(config, { logger, now });
@@ -135,7 +140,7 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     storage,
     async close() {
       await storage.close();
-      db.close();
+      await db.close();
     },
   };
 }

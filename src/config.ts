@@ -19,7 +19,12 @@ export interface Config {
   readonly sessionSecrets: readonly string[];
   readonly sessionStore: SessionStoreKind;
   readonly sessionDir: string;
+  /** The SQLite file, when there is no databaseUrl. */
   readonly databasePath: string;
+  /** postgres://…: users and the log-in index in PostgreSQL instead of SQLite. */
+  readonly databaseUrl: string | undefined;
+  /** The most connections this instance opens to PostgreSQL. */
+  readonly databasePoolSize: number;
   readonly sessionIdleTimeoutMs: number;
   /** Counted from log-in: after it, even an active user logs in again. */
   readonly sessionAbsoluteTimeoutMs: number;
@@ -102,6 +107,19 @@ const redisUrl = z
   .refine((text) => /^rediss?:\/\/[^\s]+$/.test(text.trim()), "must be a redis:// or rediss:// URL")
   .default("redis://127.0.0.1:6379");
 
+/** postgres:// or postgresql://, with a host (or ?host= for a socket folder); never echoed: it holds a password. */
+const databaseUrl = z
+  .string()
+  .refine((text) => {
+    try {
+      const url = new URL(text.trim());
+      return /^postgres(ql)?:$/.test(url.protocol) && (url.hostname !== "" || url.searchParams.has("host"));
+    } catch {
+      return false;
+    }
+  }, "must be a postgres:// or postgresql:// URL (for example postgres://handstamp:PASSWORD@db.internal:5432/handstamp)")
+  .optional();
+
 const trustProxy = z.string().transform((text): TrustProxy => {
   const value = text.trim().toLowerCase();
   if (["", "off", "false", "no"].includes(value)) return false;
@@ -146,6 +164,13 @@ const schema = z.object({
     .default("file"),
   SESSION_DIR: z.string().min(1, "must not be empty").default("./sessions"),
   DATABASE_PATH: z.string().min(1, "must not be empty").default("./data/handstamp.db"),
+  DATABASE_URL: databaseUrl,
+  DATABASE_POOL_SIZE: z.coerce
+    .number({ error: "must be a whole number of connections from 1 to 100" })
+    .int("must be a whole number of connections from 1 to 100")
+    .min(1, "must be a whole number of connections from 1 to 100")
+    .max(100, "must be a whole number of connections from 1 to 100")
+    .default(10),
   SESSION_IDLE_TIMEOUT: duration("30m").default(30 * UNITS_MS.m),
   SESSION_LOCK_TIMEOUT: duration("10s").default(10 * UNITS_MS.s),
   SESSION_SWEEP_INTERVAL: duration("5m").default(5 * UNITS_MS.m),
@@ -206,12 +231,17 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
       `TRUST_PROXY: "${given.TRUST_PROXY}" trusts every proxy, so any client can choose its address; in production name your proxy instead: loopback (nginx on the same machine), a hop count such as 1, or the proxy's addresses`,
     );
   }
+  // Instances that share Redis and PostgreSQL must sign with one secret, and keep nothing
+  // on disk: a development secret (a file, or one in memory) would be each instance's own.
+  const sharesNothing = given.SESSION_STORE === "redis" && given.DATABASE_URL !== undefined;
   const needsSecret = options.needsSecret ?? true;
-  if (!needsSecret) {
-    // nothing to check: this command never signs or verifies a cookie
-  } else if (secrets.length === 0 && (production || !options.devSecret)) {
+  if (needsSecret && secrets.length === 0 && (production || !options.devSecret)) {
     problems.push("SESSION_SECRET: is required in production (generate one with `npm run secret`)");
-  } else if (production && secrets.some((s) => s.length < MIN_PRODUCTION_SECRET)) {
+  } else if (needsSecret && secrets.length === 0 && sharesNothing) {
+    problems.push(
+      "SESSION_SECRET: is required with SESSION_STORE=redis and DATABASE_URL, where every instance must sign with the same secret (generate one with `npm run secret`)",
+    );
+  } else if (needsSecret && production && secrets.some((s) => s.length < MIN_PRODUCTION_SECRET)) {
     problems.push(
       `SESSION_SECRET: every secret must be at least ${MIN_PRODUCTION_SECRET} characters in production (generate one with \`npm run secret\`)`,
     );
@@ -244,6 +274,8 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
     sessionStore: values.SESSION_STORE,
     sessionDir: path.resolve(cwd, values.SESSION_DIR),
     databasePath,
+    databaseUrl: values.DATABASE_URL?.trim(),
+    databasePoolSize: values.DATABASE_POOL_SIZE,
     sessionIdleTimeoutMs: values.SESSION_IDLE_TIMEOUT,
     sessionLockTimeoutMs: values.SESSION_LOCK_TIMEOUT,
     sessionSweepIntervalMs: values.SESSION_SWEEP_INTERVAL,

@@ -8,6 +8,7 @@ import { createApp, type Handstamp } from "./app";
 import { loadConfig } from "./bootstrap";
 import { runPrimary } from "./cluster";
 import type { Config } from "./config";
+import { isDatabaseOutage } from "./db";
 import { secureSessionDir } from "./sessions/storage";
 
 function fail(message: string): never {
@@ -49,7 +50,7 @@ function serve(config: Config, { clustered }: { clustered: boolean }): void {
   } catch (err) {
     fail(`cannot start: ${(err as Error).message}`);
   }
-  const { app, close, storage } = handstamp;
+  const { app, close, storage, db } = handstamp;
   if (storage.kind === "file" && !clustered) {
     try {
       checkSessionDir(config);
@@ -57,15 +58,20 @@ function serve(config: Config, { clustered }: { clustered: boolean }): void {
       fail((err as Error).message);
     }
   }
-  storage.check().then(
-    () => listen(app, config, close, clustered),
-    (err: Error) => {
-      if (storage.kind !== "redis") fail(`cannot store sessions in ${config.sessionDir}: ${err.message}`);
-      // Redis may come up after us: start anyway, answer 503 until it does, reconnect alone.
-      console.error(`handstamp: Redis is not reachable yet (${err.message}); sessions get 503 until it is`);
-      listen(app, config, close, clustered);
-    },
-  );
+  const storeChecked = storage.check().catch((err: Error) => {
+    if (storage.kind !== "redis") fail(`cannot store sessions in ${config.sessionDir}: ${err.message}`);
+    // Redis may come up after us: start anyway, answer 503 until it does, reconnect alone.
+    console.error(`handstamp: Redis is not reachable yet (${err.message}); sessions get 503 until it is`);
+  });
+  // PostgreSQL migrates before the first request; if it is not up yet, the same as Redis:
+  // pages that need it get 503 until it is, and the first query then migrates.
+  const databaseReady = db.ready().catch((err: Error) => {
+    if (!isDatabaseOutage(err)) fail(`cannot migrate the database at ${db.where}: ${err.message}`);
+    console.error(
+      `handstamp: the database at ${db.where} is not reachable yet; log-in and accounts get 503 until it is`,
+    );
+  });
+  void Promise.all([storeChecked, databaseReady]).then(() => listen(app, config, close, clustered));
 }
 
 function listen(app: Handstamp["app"], config: Config, close: () => Promise<void>, clustered: boolean): void {

@@ -159,10 +159,9 @@ describe("your sessions", () => {
     const [attacker] = await devices("attacker", [SAFARI_IPHONE, "curl/8.0"]);
     const victimRevoke = (await sessionRows(victim!))[0]!;
     expect(victimRevoke.revoke).toBeUndefined(); // own session: no button; take the handle from the index
-    const handle = t.db
-      .prepare("SELECT l.handle FROM logins l JOIN users u ON u.id = l.user_id WHERE u.username = 'victim'")
-      .pluck()
-      .get();
+    const [{ handle }] = (await t.db.query<{ handle: string }>(
+      "SELECT l.handle FROM logins l JOIN users u ON u.id = l.user_id WHERE u.username = 'victim'",
+    )) as [{ handle: string }];
     const res = await submit(attacker!, "/account/sessions", `/account/sessions/${handle}/revoke`);
     expect(res.status).toBe(404);
     expect(await isLoggedIn(victim!)).toBe(true);
@@ -179,7 +178,9 @@ describe("your sessions", () => {
     for (const handle of handles) expect(handle).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(new Set(handles).size).toBe(2);
     // The row id (which a sequential handle would be) names nothing.
-    const rowId = t.db.prepare("SELECT max(id) FROM logins").pluck().get() as number;
+    const [{ rowId }] = (await t.db.query<{ rowId: number }>('SELECT max(id) AS "rowId" FROM logins')) as [
+      { rowId: number },
+    ];
     const res = await submit(laptop!, "/account/sessions", `/account/sessions/${rowId}/revoke`);
     expect(res.status).toBe(404);
     expect(await sessionRows(laptop!)).toHaveLength(3);

@@ -32,11 +32,11 @@ describe("sign-up", () => {
 
   test("stores the password as an argon2id hash, never as given", async () => {
     await signUp(t.agent(), "hashed");
-    const row = t.db.prepare("SELECT password_hash AS h FROM users WHERE username = 'hashed'").get() as {
-      h: string;
-    };
-    expect(row.h).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
-    expect(row.h).not.toContain(PASSWORD);
+    const [row] = await t.db.query<{ h: string }>(
+      "SELECT password_hash AS h FROM users WHERE username = 'hashed'",
+    );
+    expect(row!.h).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+    expect(row!.h).not.toContain(PASSWORD);
   });
 
   test.each([
@@ -54,7 +54,7 @@ describe("sign-up", () => {
     expect(res.status).toBe(400);
     expect(formErrorsOf(res.text).join(" ")).toContain(reason);
     if (username) expect(res.text).toContain(`value="${username.replace(/\//g, "/")}"`);
-    expect(t.users.findByName(username)).toBeUndefined();
+    expect(await t.users.findByName(username)).toBeUndefined();
   });
 
   test("accepts the limits: a 3-letter name and an 8-character password", async () => {
@@ -68,7 +68,7 @@ describe("sign-up", () => {
     expect(res.status).toBe(409);
     expect(formErrorsOf(res.text)).toEqual(["That username is taken: choose another one."]);
     expect(res.text).toContain('value="grace"');
-    expect(t.users.count()).toBeGreaterThan(0);
+    expect(await t.users.count()).toBeGreaterThan(0);
   });
 
   test("a form field sent twice is refused, not crashed on", async () => {
@@ -264,7 +264,7 @@ describe("CSRF protection", () => {
       .type("form")
       .send({ username: "mallory", password: PASSWORD, _csrf: other });
     expect(res.status).toBe(403);
-    expect(t.users.findByName("mallory")).toBeUndefined();
+    expect(await t.users.findByName("mallory")).toBeUndefined();
   });
 
   test("a token sent without any session is refused", async () => {

@@ -149,7 +149,7 @@ describe("random and hostile form input", () => {
                         ["_csrf", csrf],
                       ]
                     : [];
-            const users = t.users.count();
+            const users = await t.users.count();
             const before = await sessionState(t, agent);
             const res = await agent
               .post(route.action(segment))
@@ -158,7 +158,7 @@ describe("random and hostile form input", () => {
             expect(res.status).toBeLessThan(500);
             expect(res.text).not.toMatch(/at .+\.(ts|js):\d+/); // never a stack trace
             if (res.status >= 400) {
-              expect(t.users.count()).toBe(users);
+              expect(await t.users.count()).toBe(users);
               expect(await sessionState(t, agent)).toBe(before);
             }
           },

@@ -271,3 +271,66 @@ describe("loadConfig, the bootstrap of the server and of npm run sessions", () =
     }
   });
 });
+
+describe("the database settings", () => {
+  test("SQLite is the default; DATABASE_URL chooses PostgreSQL, with 10 connections unless told", () => {
+    expect(parseConfig({}, { devSecret })).toMatchObject({ databaseUrl: undefined, databasePoolSize: 10 });
+    const url = "postgres://handstamp:secret@db.internal:5432/handstamp";
+    expect(parseConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: "4" }, { devSecret })).toMatchObject({
+      databaseUrl: url,
+      databasePoolSize: 4,
+    });
+    expect(
+      parseConfig({ DATABASE_URL: "postgresql:///handstamp?host=/run/postgresql" }, { devSecret })
+        .databaseUrl,
+    ).toBe("postgresql:///handstamp?host=/run/postgresql");
+  });
+
+  test.each([
+    ["a Redis URL", "redis://127.0.0.1:6379"],
+    ["a file path", "./data/handstamp.db"],
+    ["a URL without a host", "postgres:///handstamp"],
+    ["not a URL at all", "postgres://user:pa55word@"],
+  ])("DATABASE_URL refuses %s in one line that never shows the value", (_case, value) => {
+    const problems = problemsOf({ DATABASE_URL: value });
+    expect(problems).toEqual([
+      "DATABASE_URL: must be a postgres:// or postgresql:// URL (for example postgres://handstamp:PASSWORD@db.internal:5432/handstamp)",
+    ]);
+    expect(problems.join("")).not.toContain("pa55word");
+  });
+
+  test.each(["0", "101", "ten", "2.5", "-3"])(
+    "DATABASE_POOL_SIZE=%s is refused with what it accepts",
+    (value) => {
+      expect(problemsOf({ DATABASE_POOL_SIZE: value })).toEqual([
+        "DATABASE_POOL_SIZE: must be a whole number of connections from 1 to 100",
+      ]);
+    },
+  );
+
+  test("with Redis and PostgreSQL nothing is kept on disk: a secret must be given, not made", () => {
+    const made: string[] = [];
+    const env = { SESSION_STORE: "redis", DATABASE_URL: "postgres://h@db.internal/h" };
+    let problems: string[] = [];
+    try {
+      parseConfig(env, { devSecret: (dir) => (made.push(dir), "dev") });
+    } catch (err) {
+      problems = [...(err as ConfigError).problems];
+    }
+    expect(problems).toEqual([
+      expect.stringMatching(/^SESSION_SECRET: is required with SESSION_STORE=redis and DATABASE_URL/),
+    ]);
+    expect(made).toEqual([]); // no development secret file was asked for
+    expect(parseConfig({ ...env, SESSION_SECRET: "shared" }, { devSecret }).sessionSecrets).toEqual([
+      "shared",
+    ]);
+  });
+
+  test("the command-line tools need no secret, even in production", () => {
+    const config = parseConfig(
+      { NODE_ENV: "production", SESSION_STORE: "redis", DATABASE_URL: "postgres://h@db/h" },
+      { needsSecret: false },
+    );
+    expect(config.databaseUrl).toBe("postgres://h@db/h");
+  });
+});

@@ -105,7 +105,7 @@ describe("the CSRF token", () => {
       .send({ username: "forged", password: PASSWORD, _csrf: wrong });
     expect(res.status).toBe(403);
     expect(res.text).toContain("This form has expired");
-    expect(t.users.findByName("forged")).toBeUndefined();
+    expect(await t.users.findByName("forged")).toBeUndefined();
   });
 
   test("a form made before a secret rotation still works after it", async () => {
@@ -119,7 +119,7 @@ describe("the CSRF token", () => {
         .type("form")
         .send({ _csrf: csrfFrom(page.text), username: "rotated", password: PASSWORD });
       expect(res.status).toBe(303);
-      expect(rotated.users.findByName("rotated")).toBeDefined();
+      expect(await rotated.users.findByName("rotated")).toBeDefined();
     } finally {
       await rotated.close();
       rmSync(rotated.dir, { recursive: true, force: true });

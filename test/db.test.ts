@@ -1,8 +1,8 @@
 import { chmodSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createLogins, HANDLE_PATTERN } from "../src/auth/logins";
-import { BetterSqlite3, MIGRATIONS, openDatabase } from "../src/db";
-import { tempDir } from "./helpers";
+import { BetterSqlite3, connectDatabase, MIGRATIONS, openDatabase } from "../src/db";
+import { tempDir, testConfig } from "./helpers";
 
 describe("the database", () => {
   test("is created with its tables on first open, and reopening migrates nothing twice", () => {
@@ -17,10 +17,10 @@ describe("the database", () => {
     second.close();
   });
 
-  test("logins from before revoke handles get handles that the revoke route accepts", () => {
+  test("logins from before revoke handles get handles that the revoke route accepts", async () => {
     const file = path.join(tempDir(), "handstamp.db");
     const old = new BetterSqlite3(file); // a database at version 2, with two live logins
-    for (const migration of MIGRATIONS.slice(0, 2)) old.exec(migration);
+    for (const migration of MIGRATIONS.slice(0, 2)) old.exec(migration.sqlite);
     old.pragma("user_version = 2");
     old.prepare("INSERT INTO users (id, username, password_hash, created_at) VALUES (1, 'a', 'h', 0)").run();
     const row = old.prepare(
@@ -29,16 +29,16 @@ describe("the database", () => {
     row.run("s1", Date.now() + 60_000);
     row.run("s2", Date.now() + 60_000);
     old.close();
-    const db = openDatabase(file);
+    const db = connectDatabase(testConfig(tempDir(), { DATABASE_PATH: file }), { onError: () => undefined });
     const logins = createLogins(db);
-    const handles = logins.liveFor(1, Date.now()).map((login) => login.handle);
+    const handles = (await logins.liveFor(1, Date.now())).map((login) => login.handle);
     expect(handles).toHaveLength(2);
     for (const handle of handles) {
       expect(handle).toMatch(HANDLE_PATTERN);
-      expect(logins.findForUser(1, handle)).toBeDefined();
+      expect(await logins.findForUser(1, handle)).toBeDefined();
     }
     expect(new Set(handles).size).toBe(2);
-    db.close();
+    await db.close();
   });
 
   test("its folder is created 0700, and the database and its -wal and -shm files 0600", () => {

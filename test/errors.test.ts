@@ -115,10 +115,9 @@ describe("on the site", () => {
   test("ending this very session from the sessions page is refused with a page saying to log out", async () => {
     const agent = t.agent();
     await signUp(agent, "owner");
-    const handle = t.db
-      .prepare("SELECT l.handle FROM logins l JOIN users u ON u.id = l.user_id WHERE u.username = 'owner'")
-      .pluck()
-      .get() as string;
+    const [{ handle }] = (await t.db.query<{ handle: string }>(
+      "SELECT l.handle FROM logins l JOIN users u ON u.id = l.user_id WHERE u.username = 'owner'",
+    )) as [{ handle: string }];
     const _csrf = await csrfOf(agent, "/account/sessions");
     const res = await agent.post(`/account/sessions/${handle}/revoke`).type("form").send({ _csrf });
     expect(res.status).toBe(400);

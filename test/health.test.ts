@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import express from "express";
 import { pino } from "pino";
 import request from "supertest";
-import { openDatabase } from "../src/db";
+import { connectDatabase } from "../src/db";
 import { healthCheck, HEALTHY_FOR_MS } from "../src/health/routes";
 import { createSessionStorage } from "../src/sessions/storage";
 import { tempDir, testConfig } from "./helpers";
@@ -12,7 +12,7 @@ import { tempDir, testConfig } from "./helpers";
 function probed() {
   const config = testConfig(tempDir(), { SESSION_STORE: "file" });
   const storage = createSessionStorage(config, { logger: pino({ level: "silent" }) });
-  const db = openDatabase(config.databasePath);
+  const db = connectDatabase(config, { onError: () => undefined });
   const clock = { now: Date.now() };
   const app = express().get("/healthz", healthCheck({ storage, db, now: () => clock.now }));
   return {
@@ -21,7 +21,7 @@ function probed() {
     probe: async () => (await request(app).get("/healthz")).status,
     close: async () => {
       await storage.close();
-      db.close();
+      await db.close();
     },
   };
 }

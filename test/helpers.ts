@@ -1,5 +1,5 @@
 // Test helpers: a fresh app per test file with its own temporary sessions folder and
-// SQLite database, and small verbs (signUp, logIn, csrfFrom …) so tests read like
+// database (a SQLite file, or a PostgreSQL database of its own), and small verbs (signUp, logIn, csrfFrom …) so tests read like
 // what a visitor does.
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -13,6 +13,7 @@ import type TestAgent from "supertest/lib/agent";
 import { createApp, type AppDeps, type Handstamp } from "../src/app";
 import { parseConfig, type Config } from "../src/config";
 import { signSessionId } from "../src/sessions/sessionLayer";
+import { usePostgres } from "./postgresServer";
 import { MISSING_REDIS, useRedis } from "./redisServer";
 
 export type Agent = TestAgent;
@@ -25,6 +26,20 @@ export const TEST_SECRET = "test-secret-that-is-long-enough-for-production-0123"
  */
 export const TEST_STORE: "file" | "redis" = process.env.HANDSTAMP_TEST_STORE === "redis" ? "redis" : "file";
 const sharedRedis = TEST_STORE === "redis" ? useRedis() : undefined;
+
+/**
+ * "postgres" in the Jest project of that name: the account tests run a second time with
+ * DATABASE_URL, each app on a new database of a cluster this file starts for them.
+ */
+export const TEST_DATABASE: "sqlite" | "postgres" =
+  process.env.HANDSTAMP_TEST_DATABASE === "postgres" ? "postgres" : "sqlite";
+const sharedPostgres = TEST_DATABASE === "postgres" ? usePostgres() : undefined;
+
+/** Settings that point an app at a new database of this file's cluster (none on SQLite). */
+function databaseEnv(env: Record<string, string>): Record<string, string> {
+  if (!sharedPostgres || env.DATABASE_URL) return {};
+  return { DATABASE_URL: sharedPostgres.newDatabaseUrl() };
+}
 
 /** Settings that point an app at this file's redis-server, under a prefix of its own. */
 function storeEnv(): Record<string, string> {
@@ -52,6 +67,7 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
       // Every test visitor comes from one address: the cap on new sessions has its own tests.
       SESSION_CREATE_LIMIT: "off",
       ...storeEnv(),
+      ...databaseEnv(env),
       ...env,
     },
     { cwd: dir },
@@ -104,6 +120,7 @@ export function reopen(t: TestApp, env: Record<string, string>): TestApp {
   return makeTestApp({
     SESSION_DIR: t.config.sessionDir,
     DATABASE_PATH: t.config.databasePath,
+    ...(t.config.databaseUrl ? { DATABASE_URL: t.config.databaseUrl } : {}),
     REDIS_PREFIX: t.config.redisPrefix,
     ...env,
   });

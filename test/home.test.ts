@@ -86,14 +86,16 @@ describe("pages around the site", () => {
     expect(res.text).toContain("Page not found");
   });
 
-  test("/healthz answers ok when the store and the database answer, without a session", async () => {
+  test("/healthz answers ok when the store, its locks and the database answer, without a session", async () => {
     const res = await request(t.app).get("/healthz");
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       status: "ok",
       sessionStore: t.config.sessionStore,
       store: "ok",
+      lock: "ok",
       database: "ok",
+      databaseEngine: "sqlite",
     });
     expect(res.headers["set-cookie"]).toBeUndefined();
   });

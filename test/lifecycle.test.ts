@@ -159,7 +159,7 @@ describe("a log-in ended elsewhere", () => {
       const record = (await t.storage.store.get(id))!;
       // Log-out everywhere (a password change, say) ends it; then a slow request that had
       // loaded the session before writes it back.
-      createLogins(t.db).remove(id);
+      await createLogins(t.db).remove(id);
       await t.storage.store.destroy(id);
       await t.storage.store.set(id, record.data, 30 * MINUTE);
       expect(await isLoggedIn(agent)).toBe(false);

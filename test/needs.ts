@@ -2,7 +2,7 @@
 // test/services.js instead). Where the service is missing and CI is not set, jest.config.js
 // says so through this global, and the describe is skipped with the reason in its title,
 // which test/skippedReporter.js lists at the end.
-type Service = "redis" | "chromium";
+type Service = "redis" | "chromium" | "postgres";
 
 declare const missingServices: Partial<Record<Service, { program: string; install: string }>>;
 

@@ -6,6 +6,26 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 /**
+ * Where PostgreSQL's server programs are: POSTGRES_BIN, the folder of an initdb on PATH, or
+ * else the newest /usr/lib/postgresql/<version>/bin (Debian keeps them off PATH).
+ */
+function postgresBinDir(env = process.env) {
+  if (env.POSTGRES_BIN) return env.POSTGRES_BIN;
+  const onPath = locate("initdb", env);
+  if (onPath) return path.dirname(fs.realpathSync(onPath));
+  const root = "/usr/lib/postgresql";
+  const versions = fs.existsSync(root)
+    ? fs
+        .readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  return versions
+    .map((v) => path.join(root, v, "bin"))
+    .find((dir) => fs.existsSync(path.join(dir, "pg_ctl")));
+}
+
+/**
  * One entry per service. `files`: test files (or folders, ending in /) that need it whole;
  * `projects`: Jest projects that need it whole (every file in them); tests needing it in
  * part use describeNeeding() from test/needs.ts. A new service is one more entry here.
@@ -16,6 +36,13 @@ const SERVICES = {
     install: "apt-get install redis-server",
     files: ["test/redis.test.ts", "test/redisPause.test.ts"],
     projects: ["redis"],
+  },
+  postgres: {
+    // test/postgresServer.ts runs initdb and pg_ctl from this folder.
+    program: path.join(postgresBinDir() ?? "", "pg_ctl"),
+    install: "apt-get install postgresql",
+    files: ["test/postgres.test.ts", "test/twoHosts.test.ts", "test/postgresFaults.test.ts"],
+    projects: ["postgres"],
   },
   chromium: {
     // What test/browser/chromium.ts launches: CHROMIUM_PATH, or Debian's chromium.
@@ -53,4 +80,4 @@ function missingServices(env = process.env, services = SERVICES) {
 /** CI as .ci/run sets it: there, a missing service is a failure, never a skip. */
 const isCI = (env = process.env) => /^(1|true|yes)$/i.test(env.CI ?? "");
 
-module.exports = { SERVICES, locate, missingServices, isCI };
+module.exports = { SERVICES, locate, missingServices, isCI, postgresBinDir };

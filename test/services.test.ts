@@ -1,4 +1,4 @@
-// `npm test` on a machine with Node only: the suites that need redis-server or Chromium are
+// `npm test` on a machine with Node only: the suites that need redis-server, PostgreSQL or Chromium are
 // listed as skipped with the command that installs them; with CI=true they are a failure.
 // jest.config.js is loaded here in a child node, as Jest loads it, with a PATH of our own.
 import { spawnSync } from "node:child_process";
@@ -23,12 +23,13 @@ console.log(JSON.stringify({ projects: c.projects.map((p) => p.displayName), ski
 function loadConfig(env: Record<string, string>) {
   return spawnSync(process.execPath, ["-e", LOAD_CONFIG], {
     cwd: ROOT,
-    env, // no CHROMIUM_PATH: Chromium is looked up on this PATH
+    // No CHROMIUM_PATH: Chromium is looked up on this PATH; PostgreSQL in a folder that is not there.
+    env: { POSTGRES_BIN: "/nonexistent/postgresql/bin", ...env },
     encoding: "utf8",
   });
 }
 
-describe("a machine without redis-server or Chromium", () => {
+describe("a machine without redis-server, PostgreSQL or Chromium", () => {
   test("npm test leaves out what needs them and lists each such suite with its install command", () => {
     const run = loadConfig({ PATH: pathWith() });
     expect(run.status).toBe(0);
@@ -41,14 +42,21 @@ describe("a machine without redis-server or Chromium", () => {
     expect(lines).toContain("test/redis.test.ts: needs redis-server (apt-get install redis-server)");
     expect(lines).toContain("[redis] test/home.test.ts: needs redis-server (apt-get install redis-server)");
     expect(lines).toContain(
+      "test/twoHosts.test.ts: needs /nonexistent/postgresql/bin/pg_ctl (apt-get install postgresql)",
+    );
+    expect(lines).toContain(
+      "[postgres] test/auth.test.ts: needs /nonexistent/postgresql/bin/pg_ctl (apt-get install postgresql)",
+    );
+    expect(lines).toContain(
       "test/browser/flows.test.ts: needs chromium (apt-get install chromium fonts-dejavu-core)",
     );
   });
 
-  test("with redis-server but no Chromium, only the browser suites are left out", () => {
-    const run = loadConfig({ PATH: pathWith("redis-server") });
+  test("with redis-server and PostgreSQL but no Chromium, only the browser suites are left out", () => {
+    const programs = pathWith("redis-server", "pg_ctl");
+    const run = loadConfig({ PATH: programs, POSTGRES_BIN: programs });
     const config = JSON.parse(run.stdout) as { projects: string[]; skipped: { suite: string }[] };
-    expect(config.projects).toEqual(["file", "redis"]);
+    expect(config.projects).toEqual(["file", "redis", "postgres"]);
     expect(config.skipped.map(({ suite }) => suite)).toEqual(["test/browser/flows.test.ts"]);
   });
 

@@ -161,7 +161,7 @@ describe("per client address", () => {
       expect((await signUp(t.agent(), name)).status).toBe(303);
     const res = await signUp(t.agent(), "signer4");
     expect(res.status).toBe(429);
-    expect(t.users.findByName("signer4")).toBeUndefined();
+    expect(await t.users.findByName("signer4")).toBeUndefined();
   });
 
   test("successful log-ins are not counted", async () => {

@@ -43,7 +43,7 @@ export function accountRouter({
     const current = field(req.body, "current") ?? "";
     const password = field(req.body, "password") ?? "";
     const page = { passwordRule: PASSWORD_RULE };
-    const user = users.findById(currentUser(req)!.id);
+    const user = await users.findById(currentUser(req)!.id);
     // The current password is guessed here as at log-in (from a stolen session, say): the
     // same lock, the same counts, and the browser's known-device cookie picks the budget.
     const known = user !== undefined && knownDevice.isKnown(req, user.username);
@@ -62,7 +62,7 @@ export function accountRouter({
     if (errors.length > 0 || !user) {
       return res.status(400).render("account", { ...page, errors });
     }
-    users.setPasswordHash(user.id, await passwords.hash(password));
+    await users.setPasswordHash(user.id, await passwords.hash(password));
     const ended = await loginSessions.endOthers(user.id, req.sessionID);
     await loginSessions.renew(req);
     flash(req, "success", `Your password was changed. ${endedText(ended)}`);
@@ -70,8 +70,8 @@ export function accountRouter({
     res.redirect(303, "/account");
   });
 
-  router.get("/sessions", function showSessions(req, res) {
-    const sessions = loginSessions.liveFor(currentUser(req)!.id).map((login) => ({
+  router.get("/sessions", async function showSessions(req, res) {
+    const sessions = (await loginSessions.liveFor(currentUser(req)!.id)).map((login) => ({
       handle: login.handle,
       createdAt: new Date(login.createdAt).toISOString(),
       lastSeen: new Date(login.lastSeen).toISOString(),
@@ -92,7 +92,7 @@ export function accountRouter({
     const handle = req.params.handle;
     const own =
       HANDLE_PATTERN.test(handle) &&
-      loginSessions.liveFor(currentUser(req)!.id).find((l) => l.handle === handle);
+      (await loginSessions.liveFor(currentUser(req)!.id)).find((l) => l.handle === handle);
     if (own && own.sessionId === req.sessionID) {
       throw new BadRequest("To end this session, log out.");
     }

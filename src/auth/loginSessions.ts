@@ -3,6 +3,7 @@
 // check every request goes through (expired, past its absolute deadline, ended elsewhere).
 import type { NextFunction, Request, Response } from "express";
 import type { Config } from "../config";
+import { isDatabaseOutage } from "../db";
 import { flash } from "../http/flash";
 import { isPastAbsoluteDeadline, loginRecord, ttlMs } from "../sessions/lifetime";
 import { destroySession, regenerateSession } from "../sessions/promises";
@@ -27,12 +28,12 @@ export type LoginSessions = ReturnType<typeof createLoginSessions>;
 export function createLoginSessions({ config, logins, storage, now, onError }: LoginSessionsDeps) {
   /** Deletes a session's record and its index row; the row first, as it is what counts. */
   async function endOne(sessionId: string): Promise<void> {
-    logins.remove(sessionId);
+    await logins.remove(sessionId);
     await storage.store.destroy(sessionId).catch((err) => onError(err, "could not delete an ended session"));
   }
 
-  function index(req: Request, createdAt: number): void {
-    logins.add({
+  function index(req: Request, createdAt: number): Promise<void> {
+    return logins.add({
       sessionId: req.sessionID,
       userId: req.session.user!.id,
       createdAt,
@@ -56,14 +57,14 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
       );
       const previous = req.session.user !== undefined ? req.sessionID : undefined;
       await regenerateSession(req);
-      if (previous) logins.remove(previous);
+      if (previous) await logins.remove(previous);
       const at = now();
       Object.assign(req.session, kept);
       req.session.user = { id: user.id, name: user.username };
       req.session.login = loginRecord(config, at, remember);
       // A persistent cookie only when asked; otherwise it ends with the browser.
       req.session.cookie.maxAge = remember ? config.rememberMeMs : undefined;
-      index(req, at);
+      await index(req, at);
     },
 
     /** A new id for a logged-in session, everything else kept (after a password change). */
@@ -72,21 +73,21 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
       const maxAge = cookie.maxAge;
       const previous = req.sessionID;
       await regenerateSession(req);
-      logins.remove(previous);
+      await logins.remove(previous);
       Object.assign(req.session, data);
       if (maxAge) req.session.cookie.maxAge = maxAge;
-      index(req, now());
+      await index(req, now());
     },
 
     /** Log-out: the record and its index row are deleted. */
     async end(req: Request): Promise<void> {
-      logins.remove(req.sessionID);
+      await logins.remove(req.sessionID);
       await destroySession(req);
     },
 
     /** Ends one of the user's other sessions; false if it is not theirs. */
     async revoke(userId: number, handle: string): Promise<boolean> {
-      const login = logins.findForUser(userId, handle);
+      const login = await logins.findForUser(userId, handle);
       if (!login) return false;
       await endOne(login.sessionId);
       return true;
@@ -94,13 +95,13 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
 
     /** Ends every session of the user but this one; resolves to how many were live. */
     async endOthers(userId: number, keep: string): Promise<number> {
-      const others = logins.liveFor(userId, 0).filter((login) => login.sessionId !== keep);
+      const others = (await logins.liveFor(userId, 0)).filter((login) => login.sessionId !== keep);
       await Promise.all(others.map((login) => endOne(login.sessionId)));
       const at = now();
       return others.filter((login) => login.expiresAt > at).length;
     },
 
-    liveFor: (userId: number): Login[] => logins.liveFor(userId, now()),
+    liveFor: (userId: number): Promise<Login[]> => logins.liveFor(userId, now()),
 
     /**
      * Runs on every request, after the session is loaded and the body read (the session
@@ -115,18 +116,24 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
       const at = now();
       const session = req.session;
       if (session.login) {
-        const login = logins.find(req.sessionID);
+        const login = await logins.find(req.sessionID);
         if (isPastAbsoluteDeadline(session, at) || !login || login.userId !== session.user?.id) {
           const expired = login !== undefined;
-          logins.remove(req.sessionID);
+          await logins.remove(req.sessionID);
           await regenerateSession(req); // deletes the record; an empty session, new id
           if (expired) flash(req, "info", EXPIRED_MESSAGE);
         } else {
-          logins.seen(login, at, at + ttlMs(config, session, at));
+          await logins.seen(login, at, at + ttlMs(config, session, at));
         }
       } else if (req.cookieSessionId && req.cookieSessionId !== req.sessionID) {
-        if (logins.find(req.cookieSessionId)) {
-          logins.remove(req.cookieSessionId);
+        // Only to say "your session expired": with the database down, an anonymous page
+        // (the counter, the cart) is still served, without the message.
+        const gone = await logins.find(req.cookieSessionId).catch((err: unknown) => {
+          if (isDatabaseOutage(err)) return undefined;
+          throw err;
+        });
+        if (gone) {
+          await logins.remove(req.cookieSessionId);
           flash(req, "info", EXPIRED_MESSAGE);
         }
       }

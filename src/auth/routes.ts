@@ -68,7 +68,7 @@ export function authRouters({
     }
     // Hashed before the name is looked at: a taken name costs the same argon2 work as a
     // free one, so the time of the answer tells nothing, and probing names stays slow.
-    const user = users.create(username, await passwords.hash(password));
+    const user = await users.create(username, await passwords.hash(password));
     if (!user) {
       const taken = ["That username is taken: choose another one."];
       return res.status(409).render("signup", { ...rules, username, errors: taken });
@@ -107,7 +107,7 @@ export function authRouters({
       const text = `Too many failed log-ins for this account. Try again in ${waitText(accountWait)}.`;
       return tooMany(res, "login", accountWait, text, form);
     }
-    const user = users.findByName(username);
+    const user = await users.findByName(username);
     // Unknown name or wrong password: same work, same answer.
     if (!(await passwords.verify(user?.passwordHash, password)) || !user) {
       await throttle.wrongPassword(username, known);

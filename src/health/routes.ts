@@ -1,5 +1,5 @@
-// GET /healthz: 200 when the session store (the folder, or Redis) and the database answer,
-// 503 otherwise, saying which one failed.
+// GET /healthz: 200 when the session store (the folder, or Redis), its locks and the
+// database (SQLite or PostgreSQL) answer, 503 otherwise, saying which one failed.
 // Mounted before the session layer: a probe never creates a session. A handler on its
 // path rather than a Router of its own: a Router that matches nothing ends with a turn of
 // the event loop (setImmediate), and every page request would pay it on its way past.
@@ -18,6 +18,7 @@ type Status = "ok" | "unavailable";
 interface Health {
   ok: boolean;
   store: Status;
+  lock: Status;
   database: Status;
 }
 
@@ -42,31 +43,31 @@ export function healthCheck(deps: HealthDeps): RequestHandler {
   }
 
   return async function checkHealth(_req, res) {
-    const { ok, store, database } = await currentHealth();
+    const { ok, store, lock, database } = await currentHealth();
     res.set("Cache-Control", "no-store");
     // The store is named: with Redis, this is the check that Redis answers.
     res.status(ok ? 200 : 503).json({
       status: ok ? "ok" : "unavailable",
       sessionStore: deps.storage.kind,
       store,
+      lock,
       database,
+      databaseEngine: deps.db.engine,
     });
   };
 }
 
-/** One real check of both; never rejects. */
+const statusOf = (check: Promise<unknown>): Promise<Status> =>
+  check.then(
+    () => "ok",
+    () => "unavailable",
+  );
+
+/** One real check of each; never rejects. */
 async function checkAll({ storage, db }: HealthDeps): Promise<Health> {
-  const [store, database] = await Promise.all([
-    storage.check().then(
-      (): Status => "ok",
-      (): Status => "unavailable",
-    ),
-    Promise.resolve()
-      .then(() => db.prepare("SELECT 1").get())
-      .then(
-        (): Status => "ok",
-        (): Status => "unavailable",
-      ),
-  ]);
-  return { ok: store === "ok" && database === "ok", store, database };
+  const [store, database] = await Promise.all([statusOf(storage.check()), statusOf(db.check())]);
+  // The locks live where the sessions do (the folder's .locks, the same Redis): the
+  // store's check reaches them too.
+  const lock = store;
+  return { ok: store === "ok" && database === "ok", store, lock, database };
 }
