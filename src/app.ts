@@ -28,7 +28,6 @@ import { errorHandler, notFound } from "./http/errors";
 import { flashMiddleware } from "./http/flash";
 import { currentUser } from "./auth/requireLogin";
 import { createAdmission } from "./sessions/admission";
-import { cookieAttributes, cookieName } from "./sessions/cookies";
 import { sessionLayer } from "./sessions/sessionLayer";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
 
@@ -118,7 +117,6 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
       throttle,
       knownDevice,
       passwords,
-      sessionCookie: { name: cookieName(config, "sid"), options: cookieAttributes(config) },
     }),
   );
   app.use(accountRouter({ users, loginSessions, throttle, knownDevice, passwords }));

@@ -16,6 +16,8 @@ import {
   visits,
   type TestApp,
   signedCookie,
+  isLoggedIn,
+  logOut,
 } from "./helpers";
 
 const sessionLines = (res: { headers: Record<string, unknown> }) =>
@@ -50,6 +52,16 @@ describe("the session cookie", () => {
     const lines = sessionLines(res);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/; Max-Age=259\d{4}; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+  });
+
+  test("log-out deletes the session and clears its cookie, once", async () => {
+    const agent = t.agent();
+    await signUp(agent, "leaving");
+    const res = await logOut(agent);
+    expect(sessionLines(res)).toEqual([
+      expect.stringMatching(/^sid=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/),
+    ]);
+    expect(await isLoggedIn(agent)).toBe(false);
   });
 
   test("a visit that changes nothing sends no session cookie", async () => {

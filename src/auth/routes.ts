@@ -1,7 +1,7 @@
 // Sign-up, log-in and log-out: the Flask sessions course's login app, with real accounts,
 // CSRF tokens, a new session id at log-in, "remember me", throttling, and a deleted session
 // at log-out.
-import { Router, type CookieOptions, type Request, type Response } from "express";
+import { Router, type Request, type Response } from "express";
 import { flash } from "../http/flash";
 import { saveSession } from "../sessions/promises";
 import type { knownDeviceCookie } from "./knownDevice";
@@ -18,7 +18,6 @@ export interface AuthDeps {
   throttle: Throttle;
   knownDevice: ReturnType<typeof knownDeviceCookie>;
   passwords: Passwords;
-  sessionCookie: { name: string; options: CookieOptions };
 }
 
 const INVALID_LOGIN = "Invalid username or password.";
@@ -38,14 +37,7 @@ export function tooMany(res: Response, view: string, seconds: number, error: str
 const addressMessage = (seconds: number) =>
   `Too many attempts from your network. Try again in ${waitText(seconds)}.`;
 
-export function authRouter({
-  users,
-  loginSessions,
-  throttle,
-  knownDevice,
-  passwords,
-  sessionCookie,
-}: AuthDeps): Router {
+export function authRouter({ users, loginSessions, throttle, knownDevice, passwords }: AuthDeps): Router {
   const router = Router();
   const rules = { usernameRule: USERNAME_RULE, passwordRule: PASSWORD_RULE };
 
@@ -122,8 +114,7 @@ export function authRouter({
   });
 
   router.post("/logout", async function logOut(req, res) {
-    await loginSessions.end(req);
-    res.clearCookie(sessionCookie.name, sessionCookie.options);
+    await loginSessions.end(req); // the session layer clears its cookie
     res.flashAfterSession("logged-out");
     res.redirect(303, "/");
   });
