@@ -472,7 +472,7 @@ export class FileStore implements SessionStore {
     if (this.reported.size >= MAX_REPORTED) this.reported.clear();
     this.reported.add(file);
     this.logger.warn(
-      { file: path.basename(file), err: (err as Error)?.message },
+      { file: path.basename(file), err },
       "session file is unreadable or corrupt: treated as no session",
     );
   }

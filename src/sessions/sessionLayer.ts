@@ -26,7 +26,7 @@
 // Where the time went (lock wait, load, save; ms) is left on `res.locals.sessionTimings`.
 import { performance } from "node:perf_hooks";
 import { sign, unsign } from "cookie-signature";
-import type { NextFunction, Request, RequestHandler, Response } from "express";
+import type { NextFunction, Request, Response } from "express";
 import type { SessionData } from "express-session";
 import onHeaders from "on-headers";
 import type { LoginSessions } from "../auth/loginSessions";
@@ -218,7 +218,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     },
 
     /** Step 5: the log-in check, after the body parser (see above). */
-    checkLogin: deps.loginSessions.check as RequestHandler,
+    checkLogin: deps.loginSessions.check,
   };
 
   /** Puts a session on the request: loaded from the store, or new. */
