@@ -26,7 +26,6 @@ import { requestLogging } from "./http/requestLog";
 import { staticFiles } from "./http/staticFiles";
 import { createViews } from "./http/views";
 import { createAdmission } from "./sessions/admission";
-import { cookieAttributes, cookieName } from "./sessions/cookies";
 import { sessionLayer } from "./sessions/sessionLayer";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
 
@@ -120,7 +119,6 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
     throttle,
     knownDevice,
     passwords,
-    sessionCookie: { name: cookieName(config, "sid"), options: cookieAttributes(config) },
   });
   app.use("/signup", auth.signup);
   app.use("/login", auth.login);

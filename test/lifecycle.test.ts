@@ -169,3 +169,26 @@ describe("a log-in ended elsewhere", () => {
     }
   });
 });
+
+describe("a record written before log-ins had one shape", () => {
+  test("(session.name and session.userId, no session.user) is logged out, and told so", async () => {
+    const t = makeTestApp();
+    try {
+      const agent = t.agent();
+      await signUp(agent, "oldshape");
+      const id = t.sessionFiles()[0]!;
+      const { data } = (await t.storage.store.get(id))!;
+      const { user, ...rest } = data;
+      const old: Partial<typeof data> & { name: string; userId: number } = {
+        ...rest,
+        name: user.name,
+        userId: user.id,
+      };
+      await t.storage.store.set(id, old, 30 * MINUTE);
+      expect(await loginPageFlashes(agent)).toEqual([`info: ${EXPIRED_MESSAGE}`]);
+      expect(await isLoggedIn(agent)).toBe(false);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -4,7 +4,11 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { unsign } from "cookie-signature";
 import express from "express";
+import { pino } from "pino";
 import request from "supertest";
+import { createAdmission } from "../src/sessions/admission";
+import { sessionLayer } from "../src/sessions/sessionLayer";
+import { createSessionStorage } from "../src/sessions/storage";
 import {
   csrfFrom,
   logIn,
@@ -16,6 +20,10 @@ import {
   visits,
   type TestApp,
   signedCookie,
+  isLoggedIn,
+  logOut,
+  tempDir,
+  testConfig,
 } from "./helpers";
 
 const sessionLines = (res: { headers: Record<string, unknown> }) =>
@@ -50,6 +58,16 @@ describe("the session cookie", () => {
     const lines = sessionLines(res);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/; Max-Age=259\d{4}; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+  });
+
+  test("log-out deletes the session and clears its cookie, once", async () => {
+    const agent = t.agent();
+    await signUp(agent, "leaving");
+    const res = await logOut(agent);
+    expect(sessionLines(res)).toEqual([
+      expect.stringMatching(/^sid=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/),
+    ]);
+    expect(await isLoggedIn(agent)).toBe(false);
   });
 
   test("a visit that changes nothing sends no session cookie", async () => {
@@ -134,6 +152,87 @@ describe("where a request's session time went", () => {
       }
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe("req.session keeps express-session's API", () => {
+  /** The session layer alone, in a small app whose routes use the callback methods. */
+  function smallApp() {
+    const dir = tempDir();
+    const config = testConfig(dir);
+    const logger = pino({ level: "silent" });
+    const storage = createSessionStorage(config, { logger });
+    const layer = sessionLayer(config, {
+      storage,
+      admission: createAdmission(config, { logger }),
+      loginSessions: { check: async (_req, _res, next) => next() },
+      now: Date.now,
+      onError: () => undefined,
+    });
+    const app = express();
+    app.use(layer.openSession);
+    app.get("/count", function count(req, res) {
+      req.session.visits = (req.session.visits ?? 0) + 1;
+      res.json({ id: req.session.id, sessionID: req.sessionID, visits: req.session.visits });
+    });
+    app.get("/cookie", function cookie(req, res) {
+      req.session.cookie.maxAge = 60_000;
+      res.json({ ...req.session.cookie, maxAge: req.session.cookie.maxAge });
+    });
+    app.get("/regenerate", function regenerate(req, res, next) {
+      const before = req.sessionID;
+      req.session.regenerate((err) => (err ? next(err) : res.json({ before, after: req.sessionID })));
+    });
+    app.get("/reload", function reload(req, res, next) {
+      req.session.visits = 1_000; // not saved: reload brings back what the store holds
+      req.session.reload((err) => (err ? next(err) : res.json({ visits: req.session.visits })));
+    });
+    app.get("/save-then-touch", function saveThenTouch(req, res, next) {
+      req.session.visits = 50;
+      req.session.save((err) =>
+        err ? next(err) : res.json({ touched: req.session.touch() === req.session }),
+      );
+    });
+    app.get("/destroy", function destroy(req, res, next) {
+      req.session.destroy((err) => (err ? next(err) : res.json({ session: req.session ?? null })));
+    });
+    return { app, storage, dir };
+  }
+
+  test("id, sessionID, cookie, regenerate, reload, save, touch and destroy behave as there", async () => {
+    const { app, storage, dir } = smallApp();
+    try {
+      const browser = request.agent(app);
+      const first = (await browser.get("/count")).body as { id: string; sessionID: string; visits: number };
+      expect(first.id).toBe(first.sessionID);
+      expect((await browser.get("/count")).body).toMatchObject({ id: first.id, visits: 2 });
+
+      const cookie = (await browser.get("/cookie")).body;
+      expect(cookie).toMatchObject({
+        httpOnly: true,
+        secure: false,
+        sameSite: "lax",
+        path: "/",
+        originalMaxAge: 60_000,
+      });
+      expect(cookie.maxAge).toBeGreaterThan(59_000);
+      expect(new Date(cookie.expires).getTime()).toBeGreaterThan(Date.now());
+
+      expect((await browser.get("/reload")).body).toEqual({ visits: 2 });
+      expect((await browser.get("/save-then-touch")).body).toEqual({ touched: true });
+      expect((await browser.get("/count")).body).toMatchObject({ visits: 51 });
+
+      const { before, after } = (await browser.get("/regenerate")).body as { before: string; after: string };
+      expect(after).not.toBe(before);
+      expect(await storage.store.get(before)).toBeUndefined();
+
+      await browser.get("/count");
+      expect((await browser.get("/destroy")).body).toEqual({ session: null });
+      expect(await storage.store.list()).toEqual([]);
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

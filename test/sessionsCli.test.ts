@@ -1,6 +1,6 @@
 // `npm run sessions`: the commands against a test app's store, and the program itself run as
 // a process, as an operator runs it.
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { runSessionsCli } from "../src/sessions/cli";
 import { generateSessionId } from "../src/sessions/ids";
@@ -51,6 +51,24 @@ describe("npm run sessions", () => {
     expect(run.code).toBe(0);
     expect(run.out).toContain('"csrfToken": "(hidden)"');
     expect(run.out).not.toContain("from-csrf-sync");
+  });
+
+  test("a corrupt session file is skipped, with a warning that says what is wrong with it", async () => {
+    const id = generateSessionId();
+    writeFileSync(
+      path.join(t.config.sessionDir, `${id}.json`),
+      '{"expiresAt": "2099-01-01T00:00:00.000Z", "visits": ',
+    );
+    try {
+      const run = await sessions(t.config, ["list"]);
+      expect(run.code).toBe(0);
+      expect(run.err).toContain(`session file is unreadable or corrupt: treated as no session`);
+      expect(run.err).toContain(`"file":"${id}.json"`);
+      expect(run.err).toMatch(/"err":"[^"]*JSON[^"]*"/); // the parser's own words, not {}
+      expect(run.out).not.toContain(id.slice(0, 8));
+    } finally {
+      rmSync(path.join(t.config.sessionDir, `${id}.json`));
+    }
   });
 
   test("show says so when no session or several match", async () => {

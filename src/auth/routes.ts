@@ -1,7 +1,7 @@
 // Sign-up, log-in and log-out: the Flask sessions course's login app, with real accounts,
 // CSRF tokens, a new session id at log-in, "remember me", throttling, and a deleted session
 // at log-out.
-import { Router, type CookieOptions, type Request, type Response } from "express";
+import { Router, type Request, type Response } from "express";
 import { flash } from "../http/flash";
 import { field } from "../http/forms";
 import { saveSession } from "../sessions/promises";
@@ -19,7 +19,6 @@ export interface AuthDeps {
   throttle: Throttle;
   knownDevice: ReturnType<typeof knownDeviceCookie>;
   passwords: Passwords;
-  sessionCookie: { name: string; options: CookieOptions };
 }
 
 const INVALID_LOGIN = "Invalid username or password.";
@@ -46,7 +45,6 @@ export function authRouters({
   throttle,
   knownDevice,
   passwords,
-  sessionCookie,
 }: AuthDeps): { signup: Router; login: Router; logout: Router } {
   const signup = Router();
   const login = Router();
@@ -126,8 +124,7 @@ export function authRouters({
   });
 
   logout.post("/", async function logOut(req, res) {
-    await loginSessions.end(req);
-    res.clearCookie(sessionCookie.name, sessionCookie.options);
+    await loginSessions.end(req); // the session layer clears its cookie
     res.flashAfterSession("logged-out");
     res.redirect(303, "/");
   });

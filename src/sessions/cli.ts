@@ -38,7 +38,7 @@ export async function runSessionsCli(args: string[], config: Config, io: CliIo):
   }
   const storage = createSessionStorage(config, {
     logger: {
-      warn: (obj, msg) => io.err(`warning: ${msg} (${JSON.stringify(obj)})`),
+      warn: (obj, msg) => io.err(`warning: ${msg} (${describeFields(obj)})`),
       info: () => undefined,
       error: () => undefined,
     },
@@ -56,6 +56,13 @@ export async function runSessionsCli(args: string[], config: Config, io: CliIo):
   } finally {
     await storage.close();
   }
+}
+
+/** A log line's fields for a person: an error by its message (JSON shows an Error as `{}`). */
+function describeFields(fields: object): string {
+  const { err, ...rest } = fields as { err?: unknown };
+  const reason = err instanceof Error ? err.message : err === undefined ? undefined : String(err);
+  return JSON.stringify(reason === undefined ? rest : { ...rest, err: reason });
 }
 
 function describeStore(config: Config): string {

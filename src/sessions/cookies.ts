@@ -47,9 +47,14 @@ export function setCookie(res: Response, config: Pick<Config, "env">, name: stri
   res.append("Set-Cookie", setCookieLine(config, name, value, lifetimeMs));
 }
 
+/** The Set-Cookie line that tells the browser to forget a cookie. */
+export function clearCookieLine(config: Pick<Config, "env">, name: string): string {
+  return serialize(name, "", { ...cookieAttributes(config), expires: new Date(0) });
+}
+
 /** Tells the browser to forget a cookie. */
 export function clearCookie(res: Response, config: Pick<Config, "env">, name: string) {
-  res.append("Set-Cookie", serialize(name, "", { ...cookieAttributes(config), expires: new Date(0) }));
+  res.append("Set-Cookie", clearCookieLine(config, name));
 }
 
 const parsed = new WeakMap<Request, Record<string, string | undefined>>();

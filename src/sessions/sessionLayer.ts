@@ -19,19 +19,20 @@
 // 7. The headers: `Set-Cookie` written once, by one hook, for a new session, for a cookie
 //    signed with an older secret (re-signed with the current one), or for a persistent
 //    cookie whose session changed (express-session's rule); with Max-Age when the cookie
-//    has a lifetime. A new id is locked before its cookie is sent.
+//    has a lifetime. A new id is locked before its cookie is sent. A destroyed session's
+//    cookie is cleared (log-out).
 // 8. The locks are released when the response has finished, or the socket closed.
 //
 // Where the time went (lock wait, load, save; ms) is left on `res.locals.sessionTimings`.
 import { performance } from "node:perf_hooks";
 import { sign, unsign } from "cookie-signature";
-import type { NextFunction, Request, RequestHandler, Response } from "express";
+import type { NextFunction, Request, Response } from "express";
 import type { SessionData } from "express-session";
 import onHeaders from "on-headers";
 import type { LoginSessions } from "../auth/loginSessions";
 import type { Config } from "../config";
 import type { Admission } from "./admission";
-import { cookieName, readCookie, setCookieLine } from "./cookies";
+import { clearCookieLine, cookieName, readCookie, setCookieLine } from "./cookies";
 import { generateSessionId, isSessionId } from "./ids";
 import { ttlMs } from "./lifetime";
 import type { Release } from "./lock";
@@ -71,6 +72,8 @@ interface RequestState {
   fresh: boolean;
   /** Nothing may be stored for this request (plain HTTP, or admission refused it). */
   dropped: boolean;
+  /** Destroyed by the route (log-out): the browser is told to forget its cookie. */
+  destroyed: boolean;
   /** The end-of-request save has run (or failed). */
   committed: boolean;
   /** The session as JSON at the end of the request, once the save has run. */
@@ -140,6 +143,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
         saved: "",
         fresh: false,
         dropped: admission.isPlainHttp(req),
+        destroyed: false,
         committed: false,
         held: [],
         decideCookie: () => decideCookie(req, state),
@@ -214,7 +218,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     },
 
     /** Step 5: the log-in check, after the body parser (see above). */
-    checkLogin: deps.loginSessions.check as RequestHandler,
+    checkLogin: deps.loginSessions.check,
   };
 
   /** Puts a session on the request: loaded from the store, or new. */
@@ -231,7 +235,8 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
   /** The session's Set-Cookie line for this response, or null when none is due. */
   function decideCookie(req: Request, state: RequestState): string | null {
     const session = req.session as RequestSession | undefined;
-    if (!session || state.dropped) return null;
+    if (!session) return state.destroyed && state.cookieId ? clearCookieLine(config, name) : null;
+    if (state.dropped) return null;
     const newId = req.sessionID !== state.cookieId;
     const persistent = session.cookie.expires !== null;
     // Most requests: a stored session whose cookie the browser already holds as it should.
@@ -282,6 +287,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
         await store.destroy(req.sessionID);
         (req as { session?: unknown }).session = undefined;
         state.stored = false;
+        state.destroyed = true;
       },
       async save() {
         try {

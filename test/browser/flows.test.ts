@@ -122,7 +122,7 @@ test("the session inspector shows this browser's own session", async () => {
   );
   expect(await page.getByTestId("store-kind").textContent()).toBe("file");
   expect(JSON.parse((await page.getByTestId("session-data").textContent())!)).toMatchObject({
-    name: "curious",
+    user: { name: "curious" },
   });
   await screenshot(page, "inspector");
 });
