@@ -39,13 +39,11 @@ const addressMessage = (seconds: number) =>
   `Too many attempts from your network. Try again in ${waitText(seconds)}.`;
 
 /** One Router per page, each for the app to mount on its own path: /signup, /login, /logout. */
-export function authRouters({
-  users,
-  loginSessions,
-  throttle,
-  knownDevice,
-  passwords,
-}: AuthDeps): { signup: Router; login: Router; logout: Router } {
+export function authRouters({ users, loginSessions, throttle, knownDevice, passwords }: AuthDeps): {
+  signup: Router;
+  login: Router;
+  logout: Router;
+} {
   const signup = Router();
   const login = Router();
   const logout = Router();
