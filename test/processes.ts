@@ -38,7 +38,7 @@ export interface StartOptions {
   logFile?: string;
   /** Killed if it is still running then, so a hang fails its test; the bench's run for as long as it needs. */
   lifetimeMs?: number;
-  /** How long it has to say it listens. */
+  /** How long it has to say it listens: a minute unless told (`npm start` may build first). */
   startDeadlineMs?: number;
 }
 
@@ -71,7 +71,7 @@ export function startProcess(
     loader = ["--import", TSX_LOADER],
     logFile,
     lifetimeMs = 60_000,
-    startDeadlineMs = 30_000,
+    startDeadlineMs = 60_000,
   }: StartOptions = {},
 ): Started {
   // node itself with tsx's loader (not the tsx wrapper, which runs a grandchild): signals,
