@@ -39,16 +39,17 @@ interface Profile {
 const PARTS: [RegExp, string][] = [
   [/dist\/sessions\/(fileStore|memoryStore|redis)\.js/, "session store: read and write"],
   [/dist\/sessions\/lock\.js/, "per-session lock"],
-  [/better-sqlite3|dist\/auth\/logins\.js/, "log-in index (SQLite)"],
-  [/cookie-signature/, "cookie signature (HMAC), twice"],
+  [/better-sqlite3|pg\/lib|dist\/auth\/logins\.js|dist\/db\//, "log-in index (database)"],
+  [/cookie-signature/, "cookie signature (HMAC)"],
   [/nunjucks|asap\//, "template render (nunjucks)"],
-  [/pino|sonic-boom/, "request log (pino-http)"],
-  [/helmet/, "security headers (helmet)"],
-  [/csrf-sync|dist\/http\/csrf\.js/, "CSRF token"],
+  [/pino|sonic-boom|dist\/http\/requestLog\.js/, "request log (pino)"],
+  [/dist\/http\/headers\.js/, "security headers (precomputed)"],
+  [/dist\/http\/csrf\.js/, "CSRF token"],
   [/dist\/http\/flash\.js/, "flash messages"],
-  [/dist\/sessions\/saveFirst\.js/, "save before answering (snapshot)"],
-  [/express-session|on-headers/, "express-session (cookie, hashes, hooks)"],
-  [/dist\/sessions\/serialise\.js/, "lock middleware (cookie parse, hooks)"],
+  [
+    /dist\/sessions\/(sessionLayer|session|cookies)\.js|on-headers/,
+    "session layer (cookie, load, save, Set-Cookie)",
+  ],
   [/dist\/auth\/loginSessions\.js/, "log-in check"],
   [/router\/|body-parser|dist\/app\.js/, "router and small layers"],
   [/dist\/(home|cart|auth|account)\/|bench\/servers\//, "page handler"],
@@ -58,8 +59,8 @@ const PARTS: [RegExp, string][] = [
   ],
 ];
 /**
- * Node's own work: counted as such even when a part above called it (express-session wraps
- * res.end and writeHead, so the response's headers and write would otherwise count as its).
+ * Node's own work: counted as such even when a part above called it (the session layer wraps
+ * res.end, so the response's headers and write would otherwise count as its).
  */
 const NODE_FIRST: [RegExp, string][] = [
   [/^\(garbage collector\)/, "garbage collection"],
