@@ -30,7 +30,7 @@ import { sessionLayer } from "./sessions/sessionLayer";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
 
 /** Body size for every form: far above any honest form, far below a problem. */
-const FORM_LIMIT = "16kb";
+const formBody = express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 });
 
 export interface AppDeps {
   logger?: Logger;
@@ -103,9 +103,8 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   app.use(requestLogging(logger));
   app.get("/healthz", healthCheck({ storage, db }));
   app.use(noStore);
-  app.use(sessions.openSession);
-  app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }));
-  app.use(sessions.checkLogin); // after the body: see src/sessions/sessionLayer.ts
+  // The session layer, with the form body read between its two steps (sessionLayer.ts says why).
+  app.use(sessions.openSession, formBody, sessions.checkLogin);
   app.use(csrf.expose);
   app.use(flashMiddleware(config));
   app.use(exposeUser);
