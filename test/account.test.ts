@@ -2,7 +2,7 @@
 // your own sessions.
 import request from "supertest";
 import {
-  cookieFrom,
+  cookiePair,
   csrfFrom,
   csrfOf,
   flashesOf,
@@ -208,7 +208,7 @@ describe("guessing the current password", () => {
 
   test("40 wrong guesses from a stolen session lock the account: the right one is refused after them", async () => {
     const owner = t.agent();
-    const thief = thiefOf(cookieFrom(await signUp(owner, "stolen")));
+    const thief = thiefOf(cookiePair(await signUp(owner, "stolen")));
     const statuses: number[] = [];
     for (let i = 0; i < 40; i++)
       statuses.push((await thief({ current: `guess number ${i}`, ...NEW })).status);
@@ -226,7 +226,7 @@ describe("guessing the current password", () => {
 
   test("wrong passwords at log-in and at the password form add up to one lock", async () => {
     const owner = t.agent();
-    const thief = thiefOf(cookieFrom(await signUp(owner, "mixed")));
+    const thief = thiefOf(cookiePair(await signUp(owner, "mixed")));
     for (let i = 0; i < 3; i++) expect((await logIn(t.agent(), "mixed", "wrong password!")).status).toBe(401);
     for (let i = 0; i < 2; i++)
       expect((await thief({ current: "wrong password!", ...NEW })).status).toBe(400);

@@ -2,13 +2,12 @@
 // the counter page stores at most SESSION_CREATE_LIMIT sessions per address, and over
 // plain HTTP in production nothing is stored at all. Records are counted in the store,
 // whatever it is (this file also runs on Redis).
-import { rmSync } from "node:fs";
 import request from "supertest";
 import { csrfCookieName } from "../src/http/csrf";
 import { PLAIN_HTTP_WARNING } from "../src/sessions/admission";
 import {
   capturedLog,
-  cookieFrom,
+  cookiePair,
   cookielessViews,
   csrfFrom,
   csrfOf,
@@ -48,7 +47,7 @@ describe("a page with a form, seen without a cookie", () => {
   test("its form still works: the token comes with a small cookie of its own", async () => {
     await signUp(t.agent(), "formuser");
     const page = await request(t.app).get("/login");
-    const cookie = cookieFrom(page, csrfCookieName(t.config));
+    const cookie = cookiePair(page, csrfCookieName(t.config));
     expect(setCookieHeaders(page)[0]).toMatch(/^csrf=[\w-]{43}; Path=\/; HttpOnly; SameSite=Lax$/);
     const res = await request(t.app)
       .post("/login")
@@ -110,20 +109,15 @@ describe("the CSRF token", () => {
 
   test("a form made before a secret rotation still works after it", async () => {
     const page = await request(t.app).get("/signup");
-    const cookie = cookieFrom(page, "csrf");
+    const cookie = cookiePair(page, "csrf");
     const rotated = reopen(t, { SESSION_SECRET: `${"n".repeat(40)},${TEST_SECRET}` });
-    try {
-      const res = await request(rotated.app)
-        .post("/signup")
-        .set("Cookie", cookie)
-        .type("form")
-        .send({ _csrf: csrfFrom(page.text), username: "rotated", password: PASSWORD });
-      expect(res.status).toBe(303);
-      expect(await rotated.users.findByName("rotated")).toBeDefined();
-    } finally {
-      await rotated.close();
-      rmSync(rotated.dir, { recursive: true, force: true });
-    }
+    const res = await request(rotated.app)
+      .post("/signup")
+      .set("Cookie", cookie)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), username: "rotated", password: PASSWORD });
+    expect(res.status).toBe(303);
+    expect(await rotated.users.findByName("rotated")).toBeDefined();
   });
 });
 
@@ -188,14 +182,9 @@ describe("production over plain HTTP (no TRUST_PROXY behind a TLS proxy)", () =>
 
   test("over HTTPS the CSRF cookie is __Host-csrf, Secure", async () => {
     const secure = reopen(t, { NODE_ENV: "production", TRUST_PROXY: "loopback" });
-    try {
-      const page = await request(secure.app).get("/login").set("X-Forwarded-Proto", "https");
-      expect(setCookieHeaders(page)[0]).toMatch(
-        /^__Host-csrf=[\w-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
-      );
-    } finally {
-      await secure.close();
-      rmSync(secure.dir, { recursive: true, force: true });
-    }
+    const page = await request(secure.app).get("/login").set("X-Forwarded-Proto", "https");
+    expect(setCookieHeaders(page)[0]).toMatch(
+      /^__Host-csrf=[\w-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+    );
   });
 });
