@@ -35,10 +35,10 @@ describe("sessions as files on disk", () => {
   });
 
   test("a request that stores nothing creates no file", async () => {
-    const before = t.sessionFiles().length;
+    const before = t.sessionFiles();
     await request(t.app).get("/secret/nothing-here");
     await request(t.app).get("/healthz");
-    expect(t.sessionFiles().length).toBe(before);
+    expect(t.sessionFiles()).toEqual(before);
   });
 
   test("the session file appears after log-in and is gone after log-out", async () => {
@@ -215,7 +215,7 @@ describe("in production", () => {
   test("a server fault gets a 500 page with no stack trace (last: it closes the database)", async () => {
     // A cookie jar keeps Secure cookies from plain-http requests: carry it by hand.
     const page = await request(t.app).get("/login").set("X-Forwarded-Proto", "https");
-    const cookie = cookiePair(page, "csrf");
+    const cookie = cookiePair(page, "__Host-csrf");
     t.db.close();
     const res = await request(t.app)
       .post("/login")
