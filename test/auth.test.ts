@@ -1,6 +1,7 @@
 import request from "supertest";
 import { argon2Passwords, type Passwords } from "../src/auth/passwords";
 import {
+  cookiePair,
   csrfOf,
   flashesOf,
   formErrorsOf,
@@ -68,7 +69,7 @@ describe("sign-up", () => {
     expect(res.status).toBe(409);
     expect(formErrorsOf(res.text)).toEqual(["That username is taken: choose another one."]);
     expect(res.text).toContain('value="grace"');
-    expect(await t.users.count()).toBeGreaterThan(0);
+    expect((await t.users.findByName("Grace"))?.username).toBe("Grace");
   });
 
   test("a form field sent twice is refused, not crashed on", async () => {
@@ -209,13 +210,11 @@ describe("log-out", () => {
 
   test("deletes the session, clears the cookie, and shows the message once", async () => {
     const id = await sessionIdOf(t, browser);
-    const stored = (await t.storedIds()).length;
     const res = await logOut(browser);
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe("/");
     expect(setCookieHeaders(res).some((c) => /^sid=;.*Expires=Thu, 01 Jan 1970/.test(c))).toBe(true);
     expect(id).toBeDefined();
-    expect(await t.storedIds()).toHaveLength(stored - 1);
     expect(await t.storedIds()).not.toContain(id);
 
     const home = await browser.get("/");
@@ -235,9 +234,7 @@ describe("log-out", () => {
     const name = `replay${Math.random().toString(36).slice(2, 8)}`;
     const replayer = t.agent();
     const signedUp = await signUp(replayer, name);
-    const cookie = setCookieHeaders(signedUp)
-      .find((c) => c.startsWith("sid="))!
-      .split(";")[0]!;
+    const cookie = cookiePair(signedUp);
     expect((await request(t.app).get("/secret").set("Cookie", cookie)).status).toBe(200);
     await logOut(replayer);
     expect((await request(t.app).get("/secret").set("Cookie", cookie)).status).toBe(303);

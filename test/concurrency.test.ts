@@ -2,7 +2,7 @@
 import { existsSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
-import { csrfFrom, logIn, sessionIdFrom, cookieFrom, signUp, tempDir, TEST_SECRET } from "./helpers";
+import { cookiePair, csrfFrom, logIn, sessionIdFrom, signUp, tempDir, TEST_SECRET } from "./helpers";
 import {
   cartQuantity,
   concurrentAdds,
@@ -32,7 +32,7 @@ describe("one process", () => {
     const second = await Promise.all(
       Array.from({ length: 40 }, async () => {
         const first = await fetch(`${t.url}/`); // headers only: the body is left unread
-        const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
+        const cookie = cookiePair(first);
         const next = await getHome(t.url, cookie);
         await first.text();
         return next.visits;
@@ -87,7 +87,7 @@ describe("the lock", () => {
   test("a session logged out while a request waited is not brought back by that request", async () => {
     await signUp(t.agent(), "waiter");
     const login = await logIn(t.agent(), "waiter");
-    const cookie = cookieFrom(login);
+    const cookie = cookiePair(login);
     const id = sessionIdFrom(login)!;
     const page = await fetch(`${t.url}/`, { headers: { cookie } });
     const token = csrfFrom(await page.text());

@@ -94,7 +94,6 @@ describe("the sessions folder taken away while the server runs", () => {
     });
     t = makeTestApp({ SESSION_STORE: "file" }, { logger: pino({ level: "error" }, sink) });
   });
-  afterEach(() => t.close());
 
   test.each([
     ["missing", (dir: string) => rmSync(dir, { recursive: true })],

@@ -21,6 +21,33 @@ export type Agent = TestAgent;
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-production-0123";
 
 /**
+ * Every app `makeTestApp` made, so that it is closed and its folder removed however its test
+ * ends: those made in a test (or a beforeEach) once that test is over, the others (made in a
+ * beforeAll) once the file is over. These hooks come before the Redis and PostgreSQL ones
+ * below, so that the apps are closed while their servers still run.
+ */
+const madeApps: { app: TestApp; inTest: boolean }[] = [];
+let inTest = false;
+beforeEach(() => {
+  inTest = true;
+});
+afterEach(async () => {
+  inTest = false;
+  await closeAndRemove((made) => made.inTest);
+});
+afterAll(() => closeAndRemove(() => true));
+
+/** Closes the apps that match (all of them, even if one fails to close), then removes their folders. */
+async function closeAndRemove(which: (made: { inTest: boolean }) => boolean): Promise<void> {
+  const done = madeApps.filter(which);
+  madeApps.splice(0, madeApps.length, ...madeApps.filter((made) => !which(made)));
+  const closed = await Promise.allSettled(done.map(({ app }) => app.close()));
+  for (const { app } of done) rmSync(app.dir, { recursive: true, force: true });
+  const failed = closed.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+/**
  * "redis" in the Jest project of that name (jest.config.js): the app's tests run a second
  * time with SESSION_STORE=redis, against a redis-server this file starts for them.
  */
@@ -99,13 +126,20 @@ export function useTestApp(env: Record<string, string> = {}, deps: AppDeps = {})
   return holder;
 }
 
+/**
+ * A new app in a temporary folder. It is closed and the folder removed after the test that
+ * made it (or after the file, if made in a beforeAll), even when the test fails; a test may
+ * close it sooner (a restart): closing again does nothing.
+ */
 export function makeTestApp(env: Record<string, string> = {}, deps: AppDeps = {}): TestApp {
   const dir = tempDir();
   const config = testConfig(dir, env);
   const handstamp = createApp(config, { logger: pino({ level: "silent" }), ...deps });
-  return {
+  let closing: Promise<void> | undefined;
+  const app: TestApp = {
     ...handstamp,
     dir,
+    close: () => (closing ??= handstamp.close()),
     agent: () => request.agent(handstamp.app),
     sessionFiles: () =>
       readdirSync(config.sessionDir)
@@ -113,6 +147,8 @@ export function makeTestApp(env: Record<string, string> = {}, deps: AppDeps = {}
         .map((name) => name.slice(0, -".json".length)),
     storedIds: async () => (await handstamp.storage.store.list()).map((s) => s.id),
   };
+  madeApps.push({ app, inTest });
+  return app;
 }
 
 /** A restart: the same sessions and database as `t` (closed first), with other settings. */
@@ -192,17 +228,32 @@ export function flashesOf(html: string): { category: string; text: string }[] {
   return [...found].map((m) => ({ category: m[1]!, text: m[2]! }));
 }
 
-/** The session id in a response's Set-Cookie, unsigned; undefined if none is set. */
-export function sessionIdFrom(res: { headers: Record<string, unknown> }, name = "sid"): string | undefined {
-  const cookies = (res.headers["set-cookie"] as string[] | undefined) ?? [];
-  const cookie = cookies.find((c) => c.startsWith(`${name}=`));
-  if (!cookie) return undefined;
-  const value = decodeURIComponent(cookie.slice(name.length + 1).split(";")[0]!);
-  return value.startsWith("s:") ? value.slice(2, value.lastIndexOf(".")) : "";
+/** A response as supertest gives it, or as fetch does. */
+type AnyResponse = { headers: Record<string, unknown> } | Response;
+
+/** The Set-Cookie lines of a response. */
+export function setCookieHeaders(res: AnyResponse): string[] {
+  if (res instanceof Response) return res.headers.getSetCookie();
+  return (res.headers["set-cookie"] as string[] | undefined) ?? [];
 }
 
-export function setCookieHeaders(res: { headers: Record<string, unknown> }): string[] {
-  return (res.headers["set-cookie"] as string[] | undefined) ?? [];
+/** Whether a response sets this cookie. */
+export function setsCookie(res: AnyResponse, name = "sid"): boolean {
+  return setCookieHeaders(res).some((c) => c.startsWith(`${name}=`));
+}
+
+/** The "name=value" of one cookie a response sets, for a Cookie header. */
+export function cookiePair(res: AnyResponse, name = "sid"): string {
+  const line = setCookieHeaders(res).find((c) => c.startsWith(`${name}=`));
+  if (!line) throw new Error(`the response sets no ${name} cookie`);
+  return line.split(";")[0]!;
+}
+
+/** The session id in a response's Set-Cookie, unsigned; undefined if none is set. */
+export function sessionIdFrom(res: AnyResponse, name = "sid"): string | undefined {
+  if (!setsCookie(res, name)) return undefined;
+  const value = decodeURIComponent(cookiePair(res, name).slice(name.length + 1));
+  return value.startsWith("s:") ? value.slice(2, value.lastIndexOf(".")) : "";
 }
 
 /** A session cookie for a Cookie header, signed as the session layer signs it. */
@@ -213,13 +264,6 @@ export function signedCookie(id: string, secret: string, name = "sid"): string {
 /** Whether this browser is logged in: the page for logged-in visitors answers 200. */
 export async function isLoggedIn(agent: Agent): Promise<boolean> {
   return (await agent.get("/secret")).status === 200;
-}
-
-/** The "name=value" of one cookie a response sets, for a Cookie header. */
-export function cookieFrom(res: { headers: Record<string, unknown> }, name = "sid"): string {
-  const line = setCookieHeaders(res).find((c) => c.startsWith(`${name}=`));
-  if (!line) throw new Error(`the response sets no ${name} cookie`);
-  return line.split(";")[0]!;
 }
 
 /** A logger that keeps what it writes, for tests about what the operator is told. */

@@ -97,58 +97,48 @@ describe("the inspector's account of every cookie", () => {
     ["production", "production", "__Host-"],
   ])("in %s, names and explains each cookie the browser sends", async (_, env, prefix) => {
     const t = makeTestApp({ NODE_ENV: env });
-    try {
-      // What a browser holds after logging in, out and coming back: the session's cookie,
-      // the known device's, the log-out message's and the CSRF defence's, and one cookie
-      // of another app on the same host.
-      const held = [
-        `${prefix}sid=s%3Aanything.forged`,
-        `${prefix}device=kV3q0Xw9sTz1mYp8uLc4bNf6hRj2eAd7gKo5iWx0yQs`,
-        `${prefix}flash=logged-out`,
-        `${prefix}csrf=Yq3RkS0dXhTz9wCvLm2a`,
-        "elsewhere=another-app-on-this-host",
-      ];
-      const res = await request(t.app).get("/session").set("Cookie", held.join("; "));
-      expect(res.status).toBe(200);
+    // What a browser holds after logging in, out and coming back: the session's cookie,
+    // the known device's, the log-out message's and the CSRF defence's, and one cookie
+    // of another app on the same host.
+    const held = [
+      `${prefix}sid=s%3Aanything.forged`,
+      `${prefix}device=kV3q0Xw9sTz1mYp8uLc4bNf6hRj2eAd7gKo5iWx0yQs`,
+      `${prefix}flash=logged-out`,
+      `${prefix}csrf=Yq3RkS0dXhTz9wCvLm2a`,
+      "elsewhere=another-app-on-this-host",
+    ];
+    const res = await request(t.app).get("/session").set("Cookie", held.join("; "));
+    expect(res.status).toBe(200);
 
-      for (const base of ["sid", "device", "flash", "csrf"]) {
-        expect(textOf(res.text, `cookie-name-${base}`)).toBe(`${prefix}${base}`);
-        expect(section(res.text, `cookie-about-${base}`)).toContain("sent with this request");
-        expect(section(res.text, `cookie-about-${base}`)).not.toContain("not sent");
-      }
-      expect(section(res.text, "cookie-about-device")).toMatch(
-        /keyed hash .* not the name itself\. It lasts one year/,
-      );
-      expect(section(res.text, "cookie-about-flash")).toMatch(
-        /one of a few fixed messages.*It lasts a minute/,
-      );
-      expect(section(res.text, "cookie-about-csrf")).toMatch(/random value.*signed double-submit/);
-      expect(section(res.text, "other-cookies")).toMatch(/sent cookies this site never sets: elsewhere\./);
-    } finally {
-      await t.close();
+    for (const base of ["sid", "device", "flash", "csrf"]) {
+      expect(textOf(res.text, `cookie-name-${base}`)).toBe(`${prefix}${base}`);
+      expect(section(res.text, `cookie-about-${base}`)).toContain("sent with this request");
+      expect(section(res.text, `cookie-about-${base}`)).not.toContain("not sent");
     }
+    expect(section(res.text, "cookie-about-device")).toMatch(
+      /keyed hash .* not the name itself\. It lasts one year/,
+    );
+    expect(section(res.text, "cookie-about-flash")).toMatch(/one of a few fixed messages.*It lasts a minute/);
+    expect(section(res.text, "cookie-about-csrf")).toMatch(/random value.*signed double-submit/);
+    expect(section(res.text, "other-cookies")).toMatch(/sent cookies this site never sets: elsewhere\./);
   });
 
   test("says which cookies this browser did not send, and gives their lifetimes as set", async () => {
     const t = makeTestApp();
-    try {
-      const agent = t.agent();
-      const signedUp = await signUp(agent, "fresh-cookies");
-      const page = (await inspect(agent)).text;
-      expect(section(page, "cookie-about-device")).toContain("sent with this request");
-      expect(section(page, "cookie-about-flash")).toContain("not sent with this request");
-      // The sign-up form was shown before there was a session: its token came with a csrf cookie.
-      expect(section(page, "cookie-about-csrf")).toContain("sent with this request");
-      expect(section(page, "cookie-about-csrf")).not.toContain("not sent with this request");
-      expect(page).not.toContain('data-testid="other-cookies"');
-      // The page's "one year" is the Max-Age the browser was given.
-      const device = setCookieHeaders(signedUp).find((line) => line.startsWith("device="))!;
-      expect(device).toContain(`Max-Age=${365 * 86_400}`);
-      const flash = setCookieHeaders(await logOut(agent)).find((line) => line.startsWith("flash="))!;
-      expect(flash).toContain("Max-Age=60;");
-    } finally {
-      await t.close();
-    }
+    const agent = t.agent();
+    const signedUp = await signUp(agent, "fresh-cookies");
+    const page = (await inspect(agent)).text;
+    expect(section(page, "cookie-about-device")).toContain("sent with this request");
+    expect(section(page, "cookie-about-flash")).toContain("not sent with this request");
+    // The sign-up form was shown before there was a session: its token came with a csrf cookie.
+    expect(section(page, "cookie-about-csrf")).toContain("sent with this request");
+    expect(section(page, "cookie-about-csrf")).not.toContain("not sent with this request");
+    expect(page).not.toContain('data-testid="other-cookies"');
+    // The page's "one year" is the Max-Age the browser was given.
+    const device = setCookieHeaders(signedUp).find((line) => line.startsWith("device="))!;
+    expect(device).toContain(`Max-Age=${365 * 86_400}`);
+    const flash = setCookieHeaders(await logOut(agent)).find((line) => line.startsWith("flash="))!;
+    expect(flash).toContain("Max-Age=60;");
   });
 });
 
@@ -159,27 +149,19 @@ describe("the inspector's Set-Cookie line", () => {
     const id = (await first.storedIds())[0]!;
     await first.close();
     const t = reopen(first, { SESSION_SECRET: "new-secret,old-secret" });
-    try {
-      const res = await request(t.app).get("/session").set("Cookie", signedCookie(id, "old-secret"));
-      const sent = setCookieHeaders(res);
-      expect(sent).toHaveLength(1);
-      const shown = section(res.text, "response-set-cookie");
-      expect(shown).toBe(`${sent[0]!.replace(/^(sid=.{10})[^;]*/, "$1…")}`);
-    } finally {
-      await t.close();
-    }
+    const res = await request(t.app).get("/session").set("Cookie", signedCookie(id, "old-secret"));
+    const sent = setCookieHeaders(res);
+    expect(sent).toHaveLength(1);
+    const shown = section(res.text, "response-set-cookie");
+    expect(shown).toBe(`${sent[0]!.replace(/^(sid=.{10})[^;]*/, "$1…")}`);
   });
 
   test("and for a remembered log-in, the cookie's Max-Age is explained", async () => {
     const t = makeTestApp();
-    try {
-      await signUp(t.agent(), "remembered");
-      const agent = t.agent();
-      await logIn(agent, "remembered", undefined, { remember: "on" });
-      const res = await inspect(agent);
-      expect(res.text).toContain("<code>Max-Age</code> of 30 days");
-    } finally {
-      await t.close();
-    }
+    await signUp(t.agent(), "remembered");
+    const agent = t.agent();
+    await logIn(agent, "remembered", undefined, { remember: "on" });
+    const res = await inspect(agent);
+    expect(res.text).toContain("<code>Max-Age</code> of 30 days");
   });
 });

@@ -5,7 +5,7 @@ import request from "supertest";
 import { EXPIRED_MESSAGE } from "../src/auth/loginSessions";
 import { createLogins } from "../src/auth/logins";
 import {
-  cookieFrom,
+  cookiePair,
   flashesOf,
   logIn,
   makeTestApp,
@@ -42,9 +42,6 @@ async function loginPageFlashes(agent: Agent): Promise<string[]> {
 describe.each(["file", "memory"])("session lifetimes (%s store)", (store) => {
   let app: ReturnType<typeof appWithClock>;
   let t: TestApp;
-  afterEach(async () => {
-    await t.close();
-  });
 
   test("a session idle for longer than SESSION_IDLE_TIMEOUT is gone, and the user is told why", async () => {
     app = appWithClock({ SESSION_STORE: store });
@@ -120,75 +117,59 @@ describe("secret rotation", () => {
     const oldId = before.sessionFiles()[0]!;
     await before.close();
     const after = reopen(before, { SESSION_SECRET: `${TEST_SECRET},old-secret` });
-    try {
-      const res = await request(after.app).get("/").set("Cookie", signedCookie(oldId, "old-secret"));
-      expect(res.text).toContain('data-testid="visits">2<'); // the same session
-      const reissued = decodeURIComponent(cookieFrom(res)).slice("sid=s:".length);
-      expect(unsign(reissued, TEST_SECRET)).toBe(oldId);
-      expect(setCookieHeaders(res)[0]).toMatch(/; Path=\/; HttpOnly; SameSite=Lax$/);
-      // A cookie signed with the new secret is not re-issued.
-      const next = await request(after.app).get("/secret").set("Cookie", signedCookie(oldId, TEST_SECRET));
-      expect(setCookieHeaders(next).filter((line) => line.startsWith("sid="))).toEqual([]);
-    } finally {
-      await after.close();
-    }
+    const res = await request(after.app).get("/").set("Cookie", signedCookie(oldId, "old-secret"));
+    expect(res.text).toContain('data-testid="visits">2<'); // the same session
+    const reissued = decodeURIComponent(cookiePair(res)).slice("sid=s:".length);
+    expect(unsign(reissued, TEST_SECRET)).toBe(oldId);
+    expect(setCookieHeaders(res)[0]).toMatch(/; Path=\/; HttpOnly; SameSite=Lax$/);
+    // A cookie signed with the new secret is not re-issued.
+    const next = await request(after.app).get("/secret").set("Cookie", signedCookie(oldId, TEST_SECRET));
+    expect(setCookieHeaders(next).filter((line) => line.startsWith("sid="))).toEqual([]);
   });
 
   test("a cookie signed with a secret no longer listed gets a fresh id", async () => {
     const t = makeTestApp();
-    try {
-      const agent = t.agent();
-      await visits(agent);
-      const id = t.sessionFiles()[0]!;
-      const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "retired-secret"));
-      expect(res.text).toContain('data-testid="visits">1<');
-      expect(sessionIdFrom(res)).not.toBe(id);
-    } finally {
-      await t.close();
-    }
+    const agent = t.agent();
+    await visits(agent);
+    const id = t.sessionFiles()[0]!;
+    const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "retired-secret"));
+    expect(res.text).toContain('data-testid="visits">1<');
+    expect(sessionIdFrom(res)).not.toBe(id);
   });
 });
 
 describe("a log-in ended elsewhere", () => {
   test("stays ended even when a request that loaded it earlier saves it afterwards", async () => {
     const t = makeTestApp();
-    try {
-      const agent = t.agent();
-      await signUp(agent, "resurrect");
-      const id = t.sessionFiles()[0]!;
-      const record = (await t.storage.store.get(id))!;
-      // Log-out everywhere (a password change, say) ends it; then a slow request that had
-      // loaded the session before writes it back.
-      await createLogins(t.db).remove(id);
-      await t.storage.store.destroy(id);
-      await t.storage.store.set(id, record.data, 30 * MINUTE);
-      expect(await isLoggedIn(agent)).toBe(false);
-      expect(t.sessionFiles()).not.toContain(id);
-    } finally {
-      await t.close();
-    }
+    const agent = t.agent();
+    await signUp(agent, "resurrect");
+    const id = t.sessionFiles()[0]!;
+    const record = (await t.storage.store.get(id))!;
+    // Log-out everywhere (a password change, say) ends it; then a slow request that had
+    // loaded the session before writes it back.
+    await createLogins(t.db).remove(id);
+    await t.storage.store.destroy(id);
+    await t.storage.store.set(id, record.data, 30 * MINUTE);
+    expect(await isLoggedIn(agent)).toBe(false);
+    expect(t.sessionFiles()).not.toContain(id);
   });
 });
 
 describe("a record written before log-ins had one shape", () => {
   test("(session.name and session.userId, no session.user) is logged out, and told so", async () => {
     const t = makeTestApp();
-    try {
-      const agent = t.agent();
-      await signUp(agent, "oldshape");
-      const id = t.sessionFiles()[0]!;
-      const { data } = (await t.storage.store.get(id))!;
-      const { user, ...rest } = data;
-      const old: Partial<typeof data> & { name: string; userId: number } = {
-        ...rest,
-        name: user.name,
-        userId: user.id,
-      };
-      await t.storage.store.set(id, old, 30 * MINUTE);
-      expect(await loginPageFlashes(agent)).toEqual([`info: ${EXPIRED_MESSAGE}`]);
-      expect(await isLoggedIn(agent)).toBe(false);
-    } finally {
-      await t.close();
-    }
+    const agent = t.agent();
+    await signUp(agent, "oldshape");
+    const id = t.sessionFiles()[0]!;
+    const { data } = (await t.storage.store.get(id))!;
+    const { user, ...rest } = data;
+    const old: Partial<typeof data> & { name: string; userId: number } = {
+      ...rest,
+      name: user.name,
+      userId: user.id,
+    };
+    await t.storage.store.set(id, old, 30 * MINUTE);
+    expect(await loginPageFlashes(agent)).toEqual([`info: ${EXPIRED_MESSAGE}`]);
+    expect(await isLoggedIn(agent)).toBe(false);
   });
 });

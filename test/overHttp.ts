@@ -2,7 +2,7 @@
 // where requests must really overlap.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { csrfFrom, useTestApp, type TestApp } from "./helpers";
+import { cookiePair, csrfFrom, sessionIdFrom, useTestApp, type TestApp } from "./helpers";
 
 /** A test app on a real port for one describe block, so that requests really overlap. */
 export function useListeningApp(env: Record<string, string>): TestApp & { url: string } {
@@ -24,9 +24,7 @@ export function useListeningApp(env: Record<string, string>): TestApp & { url: s
 /** A browser's session: its cookie, taken from a first visit. */
 export async function newSession(url: string): Promise<{ cookie: string; id: string }> {
   const res = await fetch(`${url}/`);
-  const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
-  const id = decodeURIComponent(cookie).slice("sid=s:".length).split(".")[0]!;
-  return { cookie, id };
+  return { cookie: cookiePair(res), id: sessionIdFrom(res)! };
 }
 
 export const visitsIn = (html: string) => Number(/data-testid="visits">(\d+)</.exec(html)?.[1]);

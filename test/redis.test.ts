@@ -2,18 +2,25 @@
 // it, the lock and the throttle across them, the CLI, and Redis going away mid-run.
 import { createClient } from "redis";
 import { runSessionsCli } from "../src/sessions/cli";
-import { csrfFrom, makeTestApp, signUp, tempDir, TEST_SECRET, visits, type TestApp } from "./helpers";
+import {
+  cookiePair,
+  csrfFrom,
+  makeTestApp,
+  setsCookie,
+  signUp,
+  tempDir,
+  TEST_SECRET,
+  visits,
+  type TestApp,
+} from "./helpers";
 import { concurrentVisits, expectEveryCountOnce, getHome, newSession } from "./overHttp";
 import { startServer, stop, type Started } from "./processes";
 import { useRedis } from "./redisServer";
 import path from "node:path";
 
-/** The "sid=…" a response sets, if any. */
-const sidOf = (res: Response) =>
-  res.headers
-    .getSetCookie()
-    .find((c) => c.startsWith("sid="))
-    ?.split(";")[0];
+/** The "name=…" a response sets, if it sets that cookie. */
+const setCookie = (res: Response, name: string) =>
+  setsCookie(res, name) ? cookiePair(res, name) : undefined;
 
 /** A form posted like a browser: its page first (for the CSRF token), then the POST. */
 async function postForm(
@@ -24,12 +31,9 @@ async function postForm(
   fields: Record<string, string>,
 ) {
   const form = await fetch(`${url}${page}`, { headers: { cookie } });
-  const sent = sidOf(form);
+  const sent = setCookie(form, "sid");
   // A visitor without a session gets its form's token with a csrf cookie instead.
-  const csrf = form.headers
-    .getSetCookie()
-    .find((c) => c.startsWith("csrf="))
-    ?.split(";")[0];
+  const csrf = setCookie(form, "csrf");
   const jar = [sent ?? cookie, csrf].filter(Boolean).join("; ");
   const res = await fetch(`${url}${action}`, {
     method: "POST",
@@ -37,7 +41,7 @@ async function postForm(
     body: new URLSearchParams({ ...fields, _csrf: csrfFrom(await form.text()) }),
     redirect: "manual",
   });
-  const renewed = sidOf(res);
+  const renewed = setCookie(res, "sid");
   return { status: res.status, cookie: renewed ?? jar, res };
 }
 

@@ -1,7 +1,7 @@
 // Redis frozen for a while (SIGSTOP), then running again (SIGCONT), under two instances:
 // what was sent during the pause reaches Redis late, and must not lock anybody out.
 import path from "node:path";
-import { tempDir, TEST_SECRET } from "./helpers";
+import { cookiePair, tempDir, TEST_SECRET } from "./helpers";
 import { getHome, newSession } from "./overHttp";
 import { startServer, stop, type Started } from "./processes";
 import { useRedis } from "./redisServer";
@@ -52,7 +52,7 @@ describe("Redis paused, then resumed", () => {
 
   test("during the pause, a first visit and a log-in (counted in Redis) get a 503, never hang", async () => {
     const form = await fetch(`${a}/login`);
-    const csrf = form.headers.getSetCookie()[0]!.split(";")[0]!;
+    const csrf = cookiePair(form, "csrf");
     const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
     redis.pause();
     try {

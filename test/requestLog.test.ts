@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import request from "supertest";
 import { requestLogging } from "../src/http/requestLog";
-import { capturedLog, cookieFrom, useTestApp } from "./helpers";
+import { capturedLog, cookiePair, useTestApp } from "./helpers";
 
 type Line = Record<string, unknown>;
 const linesOf = (log: ReturnType<typeof capturedLog>) => log.lines() as Line[];
@@ -46,7 +46,7 @@ describe("the request log of the site", () => {
 
   test("no cookie and no Set-Cookie ever reach the log", async () => {
     const first = await request(t.app).get("/");
-    const cookie = cookieFrom(first);
+    const cookie = cookiePair(first);
     const before = linesOf(log).length;
     await request(t.app).get("/").set("Cookie", `${cookie}; other=visible-nowhere`);
     await request(t.app).get("/healthz");

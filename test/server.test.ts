@@ -1,7 +1,7 @@
 // The real entry point, as `npm start` runs it: a child process with its own environment.
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { tempDir } from "./helpers";
+import { cookiePair, tempDir } from "./helpers";
 import { startServer, stop } from "./processes";
 
 describe("the server process", () => {
@@ -103,7 +103,7 @@ describe("the server process", () => {
     const first = startServer({}, dir);
     const url = await first.listening;
     const res = await fetch(`${url}/`);
-    const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
+    const cookie = cookiePair(res);
     first.child.kill("SIGTERM");
     await first.exited;
 
@@ -123,7 +123,7 @@ describe("the server process", () => {
     const url = await server.listening;
     const overHttps = { "X-Forwarded-Proto": "https" };
     const page = await fetch(`${url}/login?next=%2Fcart`, { headers: overHttps });
-    const cookie = page.headers.getSetCookie()[0]!.split(";")[0]!;
+    const cookie = cookiePair(page, "__Host-csrf");
     await fetch(`${url}/cart`, { headers: { ...overHttps, cookie } });
     const run = await stop(server);
     const lines = run.stdout
@@ -145,7 +145,7 @@ describe("the server process", () => {
     const url = await server.listening;
     // An argon2 log-in takes a while: start one, then ask the server to stop.
     const page = await fetch(`${url}/login`);
-    const cookie = page.headers.get("set-cookie")!.split(";")[0]!;
+    const cookie = cookiePair(page, "csrf");
     const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
     const inFlight = fetch(`${url}/login`, {
       method: "POST",

@@ -10,6 +10,7 @@ import { createAdmission } from "../src/sessions/admission";
 import { sessionLayer } from "../src/sessions/sessionLayer";
 import { createSessionStorage } from "../src/sessions/storage";
 import {
+  cookiePair,
   csrfFrom,
   logIn,
   makeTestApp,
@@ -34,7 +35,6 @@ describe("the session cookie", () => {
   beforeAll(() => {
     t = makeTestApp();
   });
-  afterAll(() => t.close());
 
   test("a first visit that stores something gets one cookie, ending with the browser", async () => {
     const res = await request(t.app).get("/");
@@ -87,71 +87,59 @@ describe("secret rotation", () => {
     const id = before.sessionFiles()[0]!;
     await before.close();
     const t = reopen(before, { SESSION_SECRET: `${TEST_SECRET},old-secret` });
-    try {
-      const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "old-secret"));
-      expect(res.text).toContain('data-testid="visits">2<');
-      const lines = sessionLines(res);
-      expect(lines).toHaveLength(1);
-      const value = decodeURIComponent(lines[0]!.split(";")[0]!).slice("sid=s:".length);
-      expect(unsign(value, TEST_SECRET)).toBe(id);
-      // The browser now holds the re-signed cookie: nothing more to re-issue.
-      const next = await request(t.app).get("/").set("Cookie", signedCookie(id, TEST_SECRET));
-      expect(next.text).toContain('data-testid="visits">3<');
-      expect(sessionLines(next)).toEqual([]);
-    } finally {
-      await t.close();
-    }
+    const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "old-secret"));
+    expect(res.text).toContain('data-testid="visits">2<');
+    const lines = sessionLines(res);
+    expect(lines).toHaveLength(1);
+    const value = decodeURIComponent(cookiePair(res)).slice("sid=s:".length);
+    expect(unsign(value, TEST_SECRET)).toBe(id);
+    // The browser now holds the re-signed cookie: nothing more to re-issue.
+    const next = await request(t.app).get("/").set("Cookie", signedCookie(id, TEST_SECRET));
+    expect(next.text).toContain('data-testid="visits">3<');
+    expect(sessionLines(next)).toEqual([]);
   });
 });
 
 describe("a save that fails", () => {
   test("answers the 503 page, with no cookie and no redirect that would claim it was saved", async () => {
     const t = makeTestApp({ SESSION_STORE: "file" });
-    try {
-      const browser = t.agent();
-      const _csrf = csrfFrom((await browser.get("/cart")).text);
-      rmSync(t.config.sessionDir, { recursive: true });
-      const res = await browser
-        .post("/cart/items")
-        .type("form")
-        .send({ product: "cookie-jar", quantity: "1", _csrf });
-      expect(res.status).toBe(503);
-      expect(res.text).toContain("Sessions cannot be stored right now.");
-      expect(res.headers.location).toBeUndefined();
-      expect(setCookieHeaders(res)).toEqual([]);
-      mkdirSync(t.config.sessionDir);
-      expect(t.sessionFiles()).toEqual([]);
-    } finally {
-      await t.close();
-    }
+    const browser = t.agent();
+    const _csrf = csrfFrom((await browser.get("/cart")).text);
+    rmSync(t.config.sessionDir, { recursive: true });
+    const res = await browser
+      .post("/cart/items")
+      .type("form")
+      .send({ product: "cookie-jar", quantity: "1", _csrf });
+    expect(res.status).toBe(503);
+    expect(res.text).toContain("Sessions cannot be stored right now.");
+    expect(res.headers.location).toBeUndefined();
+    expect(setCookieHeaders(res)).toEqual([]);
+    mkdirSync(t.config.sessionDir);
+    expect(t.sessionFiles()).toEqual([]);
   });
 });
 
 describe("where a request's session time went", () => {
   test("each request leaves its lock wait, load and save (ms) for the request log", async () => {
     const t = makeTestApp();
-    try {
-      const seen: unknown[] = [];
-      // What the request log does: read them once the response has finished.
-      const logged = express();
-      logged.use(function readTimings(_req, res, next) {
-        res.on("finish", () => seen.push(res.locals.sessionTimings));
-        next();
+    const seen: unknown[] = [];
+    // What the request log does: read them once the response has finished.
+    const logged = express();
+    logged.use(function readTimings(_req, res, next) {
+      res.on("finish", () => seen.push(res.locals.sessionTimings));
+      next();
+    });
+    logged.use(t.app);
+    const browser = request.agent(logged);
+    await browser.get("/");
+    await browser.get("/");
+    expect(seen).toHaveLength(2);
+    for (const timings of seen) {
+      expect(timings).toEqual({
+        lockWaitMs: expect.any(Number),
+        loadMs: expect.any(Number),
+        saveMs: expect.any(Number),
       });
-      logged.use(t.app);
-      const browser = request.agent(logged);
-      await browser.get("/");
-      await browser.get("/");
-      expect(seen).toHaveLength(2);
-      for (const timings of seen) {
-        expect(timings).toEqual({
-          lockWaitMs: expect.any(Number),
-          loadMs: expect.any(Number),
-          saveMs: expect.any(Number),
-        });
-      }
-    } finally {
-      await t.close();
     }
   });
 });

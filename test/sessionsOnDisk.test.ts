@@ -3,6 +3,7 @@ import { readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node
 import path from "node:path";
 import request from "supertest";
 import {
+  cookiePair,
   csrfFrom,
   logIn,
   setCookieHeaders,
@@ -34,10 +35,10 @@ describe("sessions as files on disk", () => {
   });
 
   test("a request that stores nothing creates no file", async () => {
-    const before = t.sessionFiles().length;
+    const before = t.sessionFiles();
     await request(t.app).get("/secret/nothing-here");
     await request(t.app).get("/healthz");
-    expect(t.sessionFiles().length).toBe(before);
+    expect(t.sessionFiles()).toEqual(before);
   });
 
   test("the session file appears after log-in and is gone after log-out", async () => {
@@ -161,7 +162,7 @@ describe("sessions as files on disk", () => {
     ["a path as the id", () => "sid=s%3A..%2F..%2Fetc%2Fpasswd.sig"],
   ])("a cookie with %s is never adopted", async (_case, tamper) => {
     const first = await request(t.app).get("/");
-    const cookie = (first.headers["set-cookie"] as unknown as string[])[0]!.split(";")[0]!;
+    const cookie = cookiePair(first);
     const res = await request(t.app).get("/").set("Cookie", tamper(cookie));
     expect(res.status).toBe(200);
     expect(res.text).toContain('data-testid="visits">1<');
@@ -183,7 +184,7 @@ describe("the session id", () => {
 
   test("travels in an HttpOnly, SameSite=Lax cookie that ends with the browser", async () => {
     const res = await request(t.app).get("/");
-    const cookie = (res.headers["set-cookie"] as unknown as string[])[0]!;
+    const cookie = setCookieHeaders(res)[0]!;
     expect(cookie).toMatch(/^sid=s%3A/);
     expect(cookie).toMatch(/; HttpOnly/);
     expect(cookie).toMatch(/; SameSite=Lax/);
@@ -197,7 +198,7 @@ describe("in production", () => {
 
   test("the cookie is __Host-sid, Secure, HttpOnly, SameSite=Lax, Path=/, with no Domain", async () => {
     const res = await request(t.app).get("/").set("X-Forwarded-Proto", "https");
-    const cookie = (res.headers["set-cookie"] as unknown as string[])[0]!;
+    const cookie = setCookieHeaders(res)[0]!;
     expect(cookie).toMatch(/^__Host-sid=s%3A/);
     expect(cookie).toMatch(/; Secure/);
     expect(cookie).toMatch(/; HttpOnly/);
@@ -214,7 +215,7 @@ describe("in production", () => {
   test("a server fault gets a 500 page with no stack trace (last: it closes the database)", async () => {
     // A cookie jar keeps Secure cookies from plain-http requests: carry it by hand.
     const page = await request(t.app).get("/login").set("X-Forwarded-Proto", "https");
-    const cookie = setCookieHeaders(page)[0]!.split(";")[0]!;
+    const cookie = cookiePair(page, "__Host-csrf");
     t.db.close();
     const res = await request(t.app)
       .post("/login")

@@ -39,7 +39,6 @@ describe("per account", () => {
   beforeEach(() => {
     t = makeTestApp({ AUTH_RATE_LIMIT: "off" }, { accountRules: FAST });
   });
-  afterEach(() => t.close());
 
   test("after 5 failures, even the right password is refused for a while, with Retry-After", async () => {
     await signUp(t.agent(), "target");
@@ -103,7 +102,6 @@ describe("names that cannot be accounts", () => {
   beforeEach(() => {
     t = makeTestApp({ AUTH_RATE_LIMIT: "off" }); // the real delays: nothing here waits them out
   });
-  afterEach(() => t.close());
 
   test("failing as 'victim|device' and as 'victim' does not keep the victim's own browser out", async () => {
     const victim = t.agent();
@@ -130,7 +128,6 @@ describe("per client address", () => {
   beforeEach(() => {
     t = makeTestApp({ AUTH_RATE_LIMIT: "3/1m" });
   });
-  afterEach(() => t.close());
 
   test("a burst of failed log-ins gets 429 with Retry-After, whatever the account", async () => {
     expect(await failTimes(t, "one", 2)).toEqual([401, 401]);

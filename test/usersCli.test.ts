@@ -3,7 +3,7 @@
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { runUsersCli } from "../src/users/cli";
-import { logIn, makeTestApp, PASSWORD, signUp, tempDir, type Agent, type TestApp } from "./helpers";
+import { isLoggedIn, logIn, makeTestApp, PASSWORD, signUp, tempDir, type TestApp } from "./helpers";
 import { describeNeeding } from "./needs";
 import { usePostgres, type PostgresServer } from "./postgresServer";
 import { ROOT, startProcess } from "./processes";
@@ -17,17 +17,11 @@ async function users(t: TestApp, args: string[]) {
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
-const isLoggedIn = async (agent: Agent) => (await agent.get("/secret")).status === 200;
-
 /** The same tests on each engine: `env` gives the app its database. */
 function usersCommandTests(env: () => Record<string, string>) {
   let t: TestApp;
   beforeAll(() => {
     t = makeTestApp(env());
-  });
-  afterAll(async () => {
-    await t.close();
-    rmSync(t.dir, { recursive: true, force: true });
   });
 
   test("list shows every user with when they signed up and how many sessions they have", async () => {
