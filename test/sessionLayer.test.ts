@@ -2,6 +2,9 @@
 // it: one session cookie per response at most, re-signed once after a secret rotation,
 // with Max-Age when it has a lifetime, and nothing claimed when a save fails.
 import { mkdirSync, rmSync } from "node:fs";
+import { once } from "node:events";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { unsign } from "cookie-signature";
 import express from "express";
 import { pino } from "pino";
@@ -219,6 +222,85 @@ describe("req.session keeps express-session's API", () => {
       expect((await browser.get("/destroy")).body).toEqual({ session: null });
       expect(await storage.store.list()).toEqual([]);
     } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a client that leaves mid-request", () => {
+  /** One GET over a raw socket, given up (destroyed) after `abortAfterMs` if set. */
+  function get(url: string, cookie: string, abortAfterMs?: number): Promise<number | "left"> {
+    return new Promise((resolve) => {
+      const req = http.get(url, { headers: { cookie } }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode!));
+      });
+      req.on("error", () => resolve("left"));
+      if (abortAfterMs !== undefined) setTimeout(() => req.destroy(), abortAfterMs);
+    });
+  }
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test("while it waited for its session's lock does not leave the session locked", async () => {
+    const t = makeTestApp({ SESSION_LOCK_TIMEOUT: "2s" });
+    const server = t.app.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const first = await request(t.app).get("/");
+      const cookie = cookiePair(first);
+      const id = decodeURIComponent(cookie.slice("sid=".length)).slice(2).split(".")[0]!;
+      const busy = await t.storage.locks.acquire(id); // a slow request of this session
+      expect(await get(url, cookie, 200)).toBe("left"); // another tab, given up while it waited
+      await busy();
+      await pause(100);
+      expect(await get(url, cookie)).toBe(200); // not a 503 "busy" after the lock's timeout
+    } finally {
+      server.close();
+    }
+  });
+
+  test("keeps the session locked until its own save: the next request sees what it stored", async () => {
+    const dir = tempDir();
+    const config = testConfig(dir);
+    const logger = pino({ level: "silent" });
+    const storage = createSessionStorage(config, { logger });
+    const layer = sessionLayer(config, {
+      storage,
+      admission: createAdmission(config, { logger }),
+      loginSessions: { check: async (_req, _res, next) => next() },
+      now: Date.now,
+      onError: () => undefined,
+    });
+    const app = express();
+    app.use(layer.openSession);
+    app.get("/start", function start(req, res) {
+      req.session.cart = {};
+      res.end("ok");
+    });
+    app.get("/add/:item", async function add(req, res) {
+      const cart = { ...req.session.cart };
+      if (req.params.item === "slow") await pause(300); // a slow route: a first submit
+      cart[req.params.item] = 1;
+      req.session.cart = cart;
+      res.end("ok");
+    });
+    app.get("/show", (req, res) => res.json(Object.keys(req.session.cart ?? {}).sort()));
+    const server = app.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const cookie = cookiePair(await request(app).get("/start"));
+      const first = get(`${base}/add/slow`, cookie, 50); // cancelled by the browser
+      await pause(10);
+      const second = get(`${base}/add/quick`, cookie); // the second submit
+      expect(await first).toBe("left");
+      expect(await second).toBe(200);
+      const shown = await request(app).get("/show").set("Cookie", cookie);
+      expect(shown.body).toEqual(["quick", "slow"]); // neither write lost
+    } finally {
+      server.close();
       await storage.close();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -21,7 +21,8 @@
 //    cookie whose session changed (express-session's rule); with Max-Age when the cookie
 //    has a lifetime. A new id is locked before its cookie is sent. A destroyed session's
 //    cookie is cleared (log-out).
-// 8. The locks are released when the response has finished, or the socket closed.
+// 8. The locks are released when the response has finished (or the client left) and the
+//    request's save has settled, whichever comes last.
 //
 // Where the time went (lock wait, load, save; ms) is left on `res.locals.sessionTimings`.
 import { performance } from "node:perf_hooks";
@@ -150,22 +151,48 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       };
       states.set(req, state);
 
-      // 8, registered first so that nothing below can leave a lock behind.
+      // 8, registered first so that nothing below can leave a lock behind. The locks go once
+      // the answer is out (or the client gone) AND this request's own save has settled: a
+      // client that disconnects mid-request (a cancelled tab, a second submit) must not let
+      // the next request of its session load what this one is about to overwrite.
       let released = false;
+      let answered = false;
+      let settled = false;
       const release = () => {
         if (released) return;
         released = true;
         for (const unlock of state.held) unlock().catch((err) => deps.onError(err, "could not release a session lock"));
       };
-      res.once("finish", release);
-      res.once("close", release);
+      /** Keeps a lock until release(), or gives it back at once if that has already run. */
+      const hold = (unlock: Release) => {
+        if (released) unlock().catch((err) => deps.onError(err, "could not release a session lock"));
+        else state.held.push(unlock);
+      };
+      const releaseWhenDone = () => {
+        if (answered && settled) release();
+      };
+      const settle = () => {
+        settled = true;
+        releaseWhenDone();
+      };
+      res.once("finish", () => {
+        answered = true;
+        releaseWhenDone();
+      });
+      res.once("close", () => {
+        answered = true;
+        releaseWhenDone();
+        // A route that never ends for a client that left must not keep its session locked.
+        if (!released) setTimeout(release, config.sessionLockTimeoutMs).unref();
+      });
 
       try {
         // 3. The lock.
         if (signed) {
           const started = performance.now();
-          state.held.push(await locks.acquire(signed.id)); // SessionBusy: a 503 with Retry-After
+          hold(await locks.acquire(signed.id)); // SessionBusy: a 503 with Retry-After
           timings.lockWaitMs = performance.now() - started;
+          if (answered) return settle(); // the client left while it waited: nothing to do
         }
         // 4. The record.
         const started = performance.now();
@@ -174,6 +201,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
         if (record) expose(req, state, signed!.id, record.data, true);
         else expose(req, state, generateSessionId(), {}, false);
       } catch (err) {
+        settled = true;
         release();
         return next(err);
       }
@@ -184,7 +212,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
         if (!line) return;
         if (req.sessionID !== state.cookieId) {
           const unlock = locks.lockNew(req.sessionID);
-          if (unlock) state.held.push(unlock);
+          if (unlock) hold(unlock);
         }
         res.append("Set-Cookie", line);
       });
@@ -195,12 +223,18 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
         res.end = end as Response["end"];
         if (res.headersSent) {
           // A route that streamed: its headers are gone, the save can only follow them.
-          commit(req, state, timings).catch((err) => deps.onError(err, "could not save the session of a streamed page"));
+          commit(req, state, timings)
+            .catch((err) => deps.onError(err, "could not save the session of a streamed page"))
+            .finally(settle);
           return end.apply(res, args);
         }
         commit(req, state, timings).then(
-          () => end.apply(res, args),
+          () => {
+            settle();
+            end.apply(res, args);
+          },
           (err: unknown) => {
+            settle();
             // Nothing of this response has gone out: it becomes the error page, and no
             // cookie, header or message of the page that failed goes with it.
             (req as { session?: unknown }).session = undefined;
