@@ -68,6 +68,9 @@ function compile() {
     );
   }
   console.log("handstamp: compiling TypeScript (src/ → dist/)");
+  // From an empty dist/: tsc never deletes, and a module that moved (src/db.ts became
+  // src/db/index.ts) would leave its old dist/db.js behind, which require("./db") finds first.
+  fs.rmSync(dist, { recursive: true, force: true });
   try {
     execFileSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.build.json")], { stdio: "inherit" });
   } catch {

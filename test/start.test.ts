@@ -1,7 +1,16 @@
 // `npm start` as deployed: it builds when needed outside production, and in production it
 // never compiles (TypeScript is gone after `npm prune --omit=dev`): an out-of-date dist/
 // stops it with one line. Run in a copy of the project, so the checkout's dist/ is untouched.
-import { cpSync, existsSync, realpathSync, rmSync, symlinkSync, utimesSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { tempDir, TEST_SECRET } from "./helpers";
 import { ROOT, startProcess, stop } from "./processes";
@@ -89,6 +98,18 @@ describe("npm start", () => {
     const run = await servesThenStops(dir, production(dir));
     expect(run.stdout).not.toContain("compiling");
     expect(run.stdout).toContain("(production, file sessions)");
+  });
+
+  test("a build leaves nothing of an earlier one: a module since moved cannot shadow its new place", async () => {
+    // src/db.ts became src/db/index.ts: a dist/db.js left behind would win over dist/db/index.js.
+    mkdirSync(path.join(dir, "dist"), { recursive: true });
+    writeFileSync(
+      path.join(dir, "dist", "db.js"),
+      'throw new Error("a stale module from an earlier build");\n',
+    );
+    expect((await npm(dir, ["run", "build"], { NODE_ENV: "production" }).exited).code).toBe(0);
+    expect(existsSync(path.join(dir, "dist", "db.js"))).toBe(false);
+    await servesThenStops(dir, production(dir));
   });
 
   test("in production, a build shipped without src/ (a multi-stage image) starts", async () => {
