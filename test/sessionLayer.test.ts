@@ -30,6 +30,24 @@ import {
   testConfig,
 } from "./helpers";
 
+/** The session layer alone (file store, no log-in check) in an app for a test's own routes. */
+function layerAlone() {
+  const dir = tempDir();
+  const config = testConfig(dir);
+  const logger = pino({ level: "silent" });
+  const storage = createSessionStorage(config, { logger });
+  const layer = sessionLayer(config, {
+    storage,
+    admission: createAdmission(config, { logger }),
+    loginSessions: { check: async (_req, _res, next) => next() },
+    now: Date.now,
+    onError: () => undefined,
+  });
+  const app = express();
+  app.use(layer.openSession);
+  return { app, storage, dir };
+}
+
 const sessionLines = (res: { headers: Record<string, unknown> }) =>
   setCookieHeaders(res).filter((line) => line.startsWith("sid="));
 
@@ -150,19 +168,7 @@ describe("where a request's session time went", () => {
 describe("req.session keeps express-session's API", () => {
   /** The session layer alone, in a small app whose routes use the callback methods. */
   function smallApp() {
-    const dir = tempDir();
-    const config = testConfig(dir);
-    const logger = pino({ level: "silent" });
-    const storage = createSessionStorage(config, { logger });
-    const layer = sessionLayer(config, {
-      storage,
-      admission: createAdmission(config, { logger }),
-      loginSessions: { check: async (_req, _res, next) => next() },
-      now: Date.now,
-      onError: () => undefined,
-    });
-    const app = express();
-    app.use(layer.openSession);
+    const { app, storage, dir } = layerAlone();
     app.get("/count", function count(req, res) {
       req.session.visits = (req.session.visits ?? 0) + 1;
       res.json({ id: req.session.id, sessionID: req.sessionID, visits: req.session.visits });
@@ -262,19 +268,7 @@ describe("a client that leaves mid-request", () => {
   });
 
   test("keeps the session locked until its own save: the next request sees what it stored", async () => {
-    const dir = tempDir();
-    const config = testConfig(dir);
-    const logger = pino({ level: "silent" });
-    const storage = createSessionStorage(config, { logger });
-    const layer = sessionLayer(config, {
-      storage,
-      admission: createAdmission(config, { logger }),
-      loginSessions: { check: async (_req, _res, next) => next() },
-      now: Date.now,
-      onError: () => undefined,
-    });
-    const app = express();
-    app.use(layer.openSession);
+    const { app, storage, dir } = layerAlone();
     app.get("/start", function start(req, res) {
       req.session.cart = {};
       res.end("ok");
