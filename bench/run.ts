@@ -30,6 +30,8 @@ const SETTINGS = QUICK
   ? { sessions: 100, rounds: 2, seconds: 4, connections: 50, manyFiles: 10_000, logins: 10 }
   : { sessions: 1_000, rounds: 5, seconds: 10, connections: 50, manyFiles: 100_000, logins: 30 };
 const SECRET = randomBytes(32).toString("hex");
+/** The floors' record files are this long: JSON padded with spaces (bench/servers/floor.ts). */
+const FLOOR_RECORD_SIZE = 512;
 
 interface Contender {
   key: string;
@@ -44,13 +46,20 @@ interface Contender {
   url?: string;
   cookies: string[];
   cookiesFile?: string;
-  /** How a session is made: logged in through handstamp's forms, or the reference servers' /bench-login. */
-  sessions: "handstamp" | "bench-login" | "none";
+  /**
+   * How a session is made: logged in through handstamp's forms, the reference servers'
+   * /bench-login, or (the floors) a record file written straight to the folder.
+   */
+  sessions: "handstamp" | "bench-login" | "files" | "none";
+  /** A floor (bench/servers/floor.ts): measured on the counter page only. */
+  floor?: boolean;
 }
 
 interface Measure extends WrkResult {
   /** Server CPU time (all its processes and threads, user + system) per request, in µs. */
   cpuUs: number;
+  /** The part of cpuUs spent in the kernel (system calls, the network, the file system). */
+  sysUs: number;
   /** wrk's CPU time per request, in µs (it shares the machine's cores). */
   clientUs: number;
   /** What a new connection waited for its first answer, in ms, while wrk kept the server busy. */
@@ -124,6 +133,26 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
       sessions: "none",
     },
     { ...reference("none", "same page, nothing else", "noSession.ts"), sessions: "none" },
+    ...(
+      [
+        ["memory", "floor: that app + the record in a Map, through JSON (no disk)"],
+        ["lock-write", "floor: that app + lock, and the record written in place (one process only)"],
+        ["lock-read-write", "floor: that app + lock, the record read and written in place (shared store)"],
+      ] as const
+    ).map(([floor, label]): Contender => {
+      const sessionDir = path.join(work, `floor-${floor}`);
+      return {
+        ...reference(`floor-${floor}`, label, "floor.ts", {
+          BENCH_FLOOR: floor,
+          BENCH_RECORD_SIZE: String(FLOOR_RECORD_SIZE),
+          SESSION_DIR: sessionDir,
+        }),
+        cookieName: "sid",
+        sessionDir,
+        sessions: "files",
+        floor: true,
+      };
+    }),
     {
       ...reference("tutorial", "tutorial: express-session + session-file-store", "tutorial.ts", {
         SESSION_SECRET: SECRET,
@@ -200,6 +229,15 @@ const handstampLogin = (c: Contender) => postCredentials(c.url!, c.cookieName, "
 async function prepareSessions(c: Contender, count: number, work: string): Promise<void> {
   if (c.sessions === "none") {
     c.cookies = [];
+  } else if (c.sessions === "files") {
+    c.cookies = Array.from({ length: count }, () => {
+      const id = randomBytes(16).toString("hex");
+      writeFileSync(
+        path.join(c.sessionDir!, `${id}.json`),
+        JSON.stringify({ visits: 0 }).padEnd(FLOOR_RECORD_SIZE, " "),
+      );
+      return `sid=${id}`;
+    });
   } else if (c.sessions === "bench-login") {
     c.cookies = [];
     for (let i = 0; i < count; i += 20) {
@@ -228,17 +266,22 @@ function statFields(pid: number | "self"): string[] {
 }
 
 /** CPU time a process and its children (cluster or gunicorn workers) have used so far, in ms. */
-function treeCpuMs(pid: number): number {
+function treeCpuMs(pid: number): { total: number; sys: number } {
   try {
     const fields = statFields(pid);
-    let total = (Number(fields[11]) + Number(fields[12])) * TICK_MS; // utime, stime
+    const sys = Number(fields[12]) * TICK_MS; // stime
+    const tree = { total: Number(fields[11]) * TICK_MS + sys, sys }; // + utime
     for (const task of readdirSync(`/proc/${pid}/task`)) {
       const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
-      for (const child of children ? children.split(" ") : []) total += treeCpuMs(Number(child));
+      for (const child of children ? children.split(" ") : []) {
+        const used = treeCpuMs(Number(child));
+        tree.total += used.total;
+        tree.sys += used.sys;
+      }
     }
-    return total;
+    return tree;
   } catch {
-    return 0; // it exited meanwhile
+    return { total: 0, sys: 0 }; // it exited meanwhile
   }
 }
 
@@ -272,9 +315,11 @@ async function load(
     ? await probeNewConnections(`${c.url}${pathname}`, c.cookies, HTTPS, run)
     : { result: await run, waits: [] };
   const requests = Math.max(1, result.requests);
+  const cpuAfter = treeCpuMs(c.started!.child.pid!);
   return {
     ...result,
-    cpuUs: ((treeCpuMs(c.started!.child.pid!) - cpuBefore) * 1000) / requests,
+    cpuUs: ((cpuAfter.total - cpuBefore.total) * 1000) / requests,
+    sysUs: ((cpuAfter.sys - cpuBefore.sys) * 1000) / requests,
     clientUs: ((waitedChildrenCpuMs() - clientBefore) * 1000) / requests,
     connects: waits,
   };
@@ -361,6 +406,7 @@ interface Summary {
   max: number;
   errors: number;
   cpuUs: number;
+  sysUs: number;
   clientUs: number;
   connectP50: number;
   connectMax: number;
@@ -379,6 +425,7 @@ function summarise(results: Map<string, Measure[]>): Map<string, Summary> {
           max: Math.max(...ms.map((m) => m.max)),
           errors: ms.reduce((s, m) => s + m.errors, 0),
           cpuUs: median(ms.map((m) => m.cpuUs)),
+          sysUs: median(ms.map((m) => m.sysUs)),
           clientUs: median(ms.map((m) => m.clientUs)),
           connectP50: median(connects),
           connectMax: connects.length ? Math.max(...connects) : NaN,
@@ -417,6 +464,8 @@ async function main(): Promise<void> {
     }
     for (const c of all) await load(c, "/", { connections: 10, seconds: 2 }); // warm-up
 
+    /** Every contender but the floors, which are measured on the counter page only. */
+    const pages = all.filter((c) => !c.floor);
     const label = (key: string) => all.find((c) => c.key === key)!.label;
     const table = (
       title: string,
@@ -430,13 +479,13 @@ async function main(): Promise<void> {
       lines.push(
         `### ${title}`,
         "",
-        `| contender | req/s | p50 ms | p99 ms | max ms | vs file store | vs tutorial |${connects ? " new connection p50 / max ms |" : ""} server CPU µs/req | wrk CPU µs/req | errors |`,
+        `| contender | req/s | p50 ms | p99 ms | max ms | vs file store | vs tutorial |${connects ? " new connection p50 / max ms |" : ""} server CPU µs/req (kernel) | wrk CPU µs/req | errors |`,
         `| --- | ---: | ---: | ---: | ---: | ---: | ---: |${connects ? " ---: |" : ""} ---: | ---: | ---: |`,
       );
       for (const key of keys) {
         const m = s.get(key)!;
         lines.push(
-          `| ${label(key)} | ${Math.round(m.rps)} | ${fmt(m.p50)} | ${fmt(m.p99)} | ${fmt(m.max)} | ${(m.rps / file.rps).toFixed(2)}× | ${tutorial ? `${(m.rps / tutorial.rps).toFixed(2)}×` : "-"} |${connects ? ` ${fmt(m.connectP50)} / ${fmt(m.connectMax)} |` : ""} ${Math.round(m.cpuUs)} | ${Math.round(m.clientUs)} | ${m.errors} |`,
+          `| ${label(key)} | ${Math.round(m.rps)} | ${fmt(m.p50)} | ${fmt(m.p99)} | ${fmt(m.max)} | ${(m.rps / file.rps).toFixed(2)}× | ${tutorial ? `${(m.rps / tutorial.rps).toFixed(2)}×` : "-"} |${connects ? ` ${fmt(m.connectP50)} / ${fmt(m.connectMax)} |` : ""} ${Math.round(m.cpuUs)} (${Math.round(m.sysUs)}) | ${Math.round(m.clientUs)} | ${m.errors} |`,
         );
       }
       lines.push("");
@@ -454,18 +503,18 @@ async function main(): Promise<void> {
     log("scenario: read-only page");
     const secret = table(
       "Read-only page (`GET /secret`: the session is read, not changed)",
-      await alternate(all, (c) => load(c, "/secret")),
+      await alternate(pages, (c) => load(c, "/secret")),
     );
     log("scenario: cold start");
     const cold = new Map<string, Measure[]>();
-    for (const c of all)
+    for (const c of pages)
       cold.set(c.key, [await load(c, "/", { holdMs: 0, seconds: Math.min(SETTINGS.seconds, 5) })]);
     table(
       "Cold start (counter page, every connection's first request sent the moment it connects; one run)",
       cold,
     );
     log("scenario: unknown cookie");
-    const withSessions = all.filter((c) => c.sessions !== "none");
+    const withSessions = pages.filter((c) => c.sessions !== "none");
     const unknown = new Map<string, Measure[]>();
     for (const c of withSessions) {
       const forged = `${c.cookieName}=${encodeURIComponent(`s:${sign(generateSessionId(), SECRET)}`)}`;
@@ -533,6 +582,10 @@ async function main(): Promise<void> {
         2,
       ),
     );
+    const floorRows = ["file", ...all.filter((x) => x.floor).map((x) => x.key)].map(
+      (key) =>
+        `| ${label(key)} | ${ratio(c(key)!.rps, c("layers")!.rps)} | ${Math.round(c(key)!.cpuUs)} (${Math.round(c(key)!.sysUs)}) |`,
+    );
     const p50 = unknownSummary.get("file")!.p50;
     checks.push(
       atLeast("Counter page, file store vs memory store", "file", "memory", 0.9),
@@ -573,6 +626,12 @@ async function main(): Promise<void> {
       "| target | wanted | measured | holds |",
       "| --- | --- | --- | --- |",
       ...rows(targets),
+      "",
+      "## Floors (counter page: what is left with no session layer at all, on each storage)",
+      "",
+      "| contender | vs same app, session layer off | server CPU µs/req (kernel) |",
+      "| --- | ---: | ---: |",
+      ...floorRows,
       "",
       "## Other checks",
       "",
