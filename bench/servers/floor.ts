@@ -12,9 +12,15 @@
 //   read from memory, which is only right for one process alone;
 // - `lock-read-write`: the same, but the record is read from its file too: the least a
 //   file store shared by several processes (workers, or instances on one disk) must do
-//   before it answers, to lose no update.
+//   before it answers, to lose no update;
+// - `required`: that, plus what issue #14 keeps on with the session layer: the cookie's
+//   signature checked (`s:` + HMAC, as express-session and handstamp sign it), the log-in's
+//   row read from SQLite (is it still live?), and the page's CSRF token (an HMAC).
+import { createHmac } from "node:crypto";
 import { closeSync, constants, linkSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
+import { unsign } from "cookie-signature";
 import { pino } from "pino";
 import { securityHeaders } from "../../src/http/headers";
 import { requestLogging } from "../../src/http/requestLog";
@@ -42,7 +48,7 @@ function visit(file: string): number {
     const fd = openSync(file, constants.O_RDWR | constants.O_NOFOLLOW);
     try {
       let record: Visits;
-      if (floor === "lock-read-write") {
+      if (floor === "lock-read-write" || floor === "required") {
         record = JSON.parse(page.toString("utf8", 0, readSync(fd, page, 0, RECORD_SIZE, 0))) as Visits;
       } else {
         record = memory.get(file) ?? { visits: 0 };
@@ -60,12 +66,41 @@ function visit(file: string): number {
   }
 }
 
+/** The log-in index, as handstamp keeps it (WAL), one row per session, made at its first visit. */
+const logins = (() => {
+  if (floor !== "required") return undefined;
+  const db = new Database(path.join(dir, "logins.db"));
+  db.pragma("journal_mode = WAL");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS logins (session_id TEXT PRIMARY KEY, user_id INTEGER, expires_at INTEGER)",
+  );
+  const find = db.prepare<[string], { user_id: number; expires_at: number }>(
+    "SELECT user_id, expires_at FROM logins WHERE session_id = ?",
+  );
+  const add = db.prepare("INSERT INTO logins (session_id, user_id, expires_at) VALUES (?, 1, ?)");
+  return (id: string) => find.get(id) ?? (add.run(id, Date.now() + 3_600_000), find.get(id));
+})();
+const secret = process.env.SESSION_SECRET ?? "";
+
+/** The session id a request's cookie names, its signature checked when `required`. */
+function sessionId(cookie = ""): string | undefined {
+  const value = /(?:^|; )sid=([^;]+)/.exec(cookie)?.[1];
+  if (floor !== "required") return value && /^[0-9a-f]{32}$/.test(value) ? value : undefined;
+  const id = value?.startsWith("s%3A") ? unsign(decodeURIComponent(value).slice(2), secret) : false;
+  return id && /^[0-9a-f]{32}$/.test(id) ? id : undefined;
+}
+
 const app = referenceApp();
 app.set("trust proxy", "loopback");
 app.use(securityHeaders(true));
 app.use(requestLogging(pino({ level: "info" })));
 app.get("/", (req, res) => {
-  const id = /(?:^|; )sid=([0-9a-f]{32})/.exec(req.headers.cookie ?? "")?.[1];
+  const id = sessionId(req.headers.cookie);
+  if (id && logins && !(logins(id)!.expires_at > Date.now())) return res.status(403).send("logged out");
+  if (id && floor === "required") {
+    const token = createHmac("sha256", secret).update(id).digest("base64url");
+    res.locals.csrfToken = () => token;
+  }
   const visits = id ? visit(path.join(dir, `${id}.json`)) : 0; // no cookie: the bench asking if it is up
   res.render("index", { visits, currentUser: "bench", path: "/" });
 });
