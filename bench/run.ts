@@ -110,11 +110,13 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
       sessions: "handstamp",
     };
   };
+  // In production mode, as handstamp: Express caches its views only there (elsewhere every
+  // render looks its template up on disk again).
   const reference = (key: string, label: string, file: string, env: Record<string, string> = {}) => ({
     key,
     label,
     cookieName: "connect.sid",
-    env,
+    env: { NODE_ENV: "production", ...env },
     script: path.join(__dirname, "servers", file),
     options: {},
     cookies: [],
@@ -242,6 +244,18 @@ async function prepareSessions(c: Contender, count: number, work: string): Promi
         ? `sid=${encodeURIComponent(`s:${sign(id, SECRET)}`)}`
         : `sid=${id}`;
     });
+    // One visit each, as a log-in would make them: the `required` floor's log-in rows exist
+    // before the measures, and every floor has served each of its sessions.
+    for (let i = 0; i < count; i += 20) {
+      await Promise.all(
+        c.cookies.slice(i, i + 20).map(async (cookie) => {
+          const res = await fetch(`${c.url}/`, { headers: { cookie } });
+          await res.arrayBuffer();
+          if (res.status !== 200)
+            throw new Error(`${c.label} answered ${res.status} to a session it was given`);
+        }),
+      );
+    }
   } else if (c.sessions === "bench-login") {
     c.cookies = [];
     for (let i = 0; i < count; i += 20) {
@@ -622,7 +636,7 @@ async function main(): Promise<void> {
     const header = [
       `# handstamp bench, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC (${QUICK ? "quick" : "full"})`,
       "",
-      `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}. Load: wrk -t2 -c${SETTINGS.connections} --latency, ${SETTINGS.seconds} s per measure, ${SETTINGS.rounds} rounds alternating the contenders (medians shown; max is the worst of all rounds), ${SETTINGS.sessions} sessions per contender (logged in) with one chosen at random per request. Each connection's first request waits until all are open (steady state on kept-alive connections, as behind nginx with upstream keepalive; docs/tail.md); "new connection" is a request on a connection of its own, one every 250 ms while wrk runs. handstamp runs the compiled server in production mode (lock on, request log at info); the reference servers render the same templates.`,
+      `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}. Load: wrk -t2 -c${SETTINGS.connections} --latency, ${SETTINGS.seconds} s per measure, ${SETTINGS.rounds} rounds alternating the contenders (medians shown; max is the worst of all rounds), ${SETTINGS.sessions} sessions per contender (logged in; the floors' written to their folder and visited once) with one chosen at random per request. Each connection's first request waits until all are open (steady state on kept-alive connections, as behind nginx with upstream keepalive; docs/tail.md); "new connection" is a request on a connection of its own, one every 250 ms while wrk runs. handstamp runs the compiled server in production mode (lock on, request log at info); the reference servers and the floors, in production mode too, render the same templates.`,
       ...skipped.map((line) => `\n${line}.`),
       "",
       "## Targets (issue #14)",

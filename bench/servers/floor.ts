@@ -1,9 +1,9 @@
 // The floors: the bench's "session layer off" app (the same page, headers and log) plus
-// only the least that a kind of session storage must do per request, and nothing of a
-// session layer: no signed cookie, no log-in check, no change detection, no CSRF. The
-// cookie is `sid=<id>` in clear, and the record a few hundred bytes of JSON. What is left
-// between one of these and the app with its layer off cannot be won back by any session
-// layer on that storage; docs/speed.md reads the figures.
+// a few lines of what one kind of session storage does per request, written by hand, and
+// nothing of a session layer: no `req.session`, no change detection, no flash, no routers.
+// The cookie is `sid=<id>` in clear (signed for `required`), and the record 512 bytes of
+// JSON. They show how far below the layer-off page a storage design starts, before any
+// session layer; docs/speed.md reads the figures, and says what they do not prove.
 //
 // BENCH_FLOOR says which storage:
 // - `memory`: the record in a Map, copied through JSON (what a layer costs with no disk);
@@ -19,9 +19,9 @@
 import { createHmac } from "node:crypto";
 import { closeSync, constants, linkSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { unsign } from "cookie-signature";
 import { pino } from "pino";
+import { BetterSqlite3 } from "../../src/db/sqlite";
 import { securityHeaders } from "../../src/http/headers";
 import { requestLogging } from "../../src/http/requestLog";
 import { listen, referenceApp } from "./page";
@@ -66,10 +66,13 @@ function visit(file: string): number {
   }
 }
 
-/** The log-in index, as handstamp keeps it (WAL), one row per session, made at its first visit. */
+/**
+ * The log-in index, as handstamp keeps it (WAL), one row per session: made at its first
+ * visit, which the bench makes before it measures.
+ */
 const logins = (() => {
   if (floor !== "required") return undefined;
-  const db = new Database(path.join(dir, "logins.db"));
+  const db = new BetterSqlite3(path.join(dir, "logins.db"));
   db.pragma("journal_mode = WAL");
   db.exec(
     "CREATE TABLE IF NOT EXISTS logins (session_id TEXT PRIMARY KEY, user_id INTEGER, expires_at INTEGER)",
@@ -92,10 +95,13 @@ function sessionId(cookie = ""): string | undefined {
 
 const app = referenceApp();
 app.set("trust proxy", "loopback");
+app.set("etag", false); // as handstamp and the layer-off page
 app.use(securityHeaders(true));
 app.use(requestLogging(pino({ level: "info" })));
 app.get("/", (req, res) => {
   const id = sessionId(req.headers.cookie);
+  // A cookie this floor cannot read would make a page with no session work: an error, not a 200.
+  if (req.headers.cookie && !id) return res.status(400).send("not a session of this floor");
   if (id && logins && !(logins(id)!.expires_at > Date.now())) return res.status(403).send("logged out");
   if (id && floor === "required") {
     const token = createHmac("sha256", secret).update(id).digest("base64url");
