@@ -10,9 +10,9 @@
 // - `lock-write`: the per-session lock (a hard link made and removed), and the record
 //   written in place with one write() at offset 0, as the file store does; the record is
 //   read from memory, which is only right for one process alone;
-// - `lock-read-write`: the same, but the record is read from its file too: the least a
-//   file store shared by several processes (workers, or instances on one disk) must do
-//   before it answers, to lose no update;
+// - `lock-read-write`: the same, but the record is read from its file too: what the file
+//   store does, shared by several processes (workers, or instances on one disk), to lose
+//   no update (not the least any design could do: docs/speed.md);
 // - `required`: that, plus what issue #14 keeps on with the session layer: the cookie's
 //   signature checked (`s:` + HMAC, as express-session and handstamp sign it), the log-in's
 //   row read from SQLite (is it still live?), and the page's CSRF token (an HMAC).

@@ -1,7 +1,7 @@
 // Contender 3: the same pages with no session layer at all (the ceiling). With
 // BENCH_APP_LAYERS=1, it also has handstamp's own layers and settings that are not about
-// sessions (security headers, request logging, no ETag), to tell what the sessions cost from what the rest
-// of the app costs.
+// sessions (security headers, request logging, no ETag), to tell what the sessions cost
+// from what the rest of the app costs.
 import { pino } from "pino";
 import { securityHeaders } from "../../src/http/headers";
 import { requestLogging } from "../../src/http/requestLog";
