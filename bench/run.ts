@@ -645,7 +645,7 @@ async function main(): Promise<void> {
       "| --- | --- | --- | --- |",
       ...rows(targets),
       "",
-      "## Floors (counter page: what is left with no session layer at all, on each storage)",
+      "## Floors (counter page: the layer-off page plus one storage design written by hand, no session layer)",
       "",
       "| contender | vs same app, session layer off | server CPU µs/req (kernel) |",
       "| --- | ---: | ---: |",
