@@ -17,7 +17,7 @@ import { connectDatabase, type Database } from "./db";
 import { healthCheck } from "./health/routes";
 import { homeRouter } from "./home/routes";
 import { inspectorRouter } from "./inspector/routes";
-import { createCsrf } from "./http/csrf";
+import { createCsrf, type Csrf } from "./http/csrf";
 import { errorHandler, notFound } from "./http/errors";
 import { flashMiddleware } from "./http/flash";
 import { noStore, securityHeaders } from "./http/headers";
@@ -26,7 +26,7 @@ import { requestLogging } from "./http/requestLog";
 import { staticFiles } from "./http/staticFiles";
 import { createViews } from "./http/views";
 import { createAdmission } from "./sessions/admission";
-import { sessionLayer } from "./sessions/sessionLayer";
+import { sessionLayer, type SessionLayer } from "./sessions/sessionLayer";
 import { createSessionStorage, type SessionStorage } from "./sessions/storage";
 
 /** Body size for every form: far above any honest form, far below a problem. */
@@ -40,6 +40,11 @@ export interface AppDeps {
   accountRules?: AccountRules;
   /** Password hashing (tests count the hashes; the real argon2 still runs). */
   passwords?: Passwords;
+  /**
+   * Only for the bench's "same app, session layer off" (bench/servers/layerOff.ts): these
+   * in place of the session layer (cookie, lock, store, log-in check) and of the CSRF token.
+   */
+  layersOff?: { sessions: SessionLayer; csrf: Csrf };
 }
 
 export interface Handstamp {
@@ -75,15 +80,17 @@ export function createApp(config: Config, deps: AppDeps = {}): Handstamp {
   const admission = createAdmission(config, { logger, limiters });
   const passwords = deps.passwords ?? argon2Passwords;
   const knownDevice = knownDeviceCookie(config);
-  const csrf = createCsrf(config);
+  const csrf = deps.layersOff?.csrf ?? createCsrf(config);
   const production = config.env === "production";
-  const sessions = sessionLayer(config, {
-    storage,
-    admission,
-    loginSessions,
-    now,
-    onError: (err, msg) => logger.error({ err }, msg),
-  });
+  const sessions =
+    deps.layersOff?.sessions ??
+    sessionLayer(config, {
+      storage,
+      admission,
+      loginSessions,
+      now,
+      onError: (err, msg) => logger.error({ err }, msg),
+    });
 
   const app = express();
   app.disable("x-powered-by");

@@ -118,6 +118,8 @@ export function signSessionId(id: string, secret: string): string {
   return `s:${sign(id, secret)}`;
 }
 
+export type SessionLayer = ReturnType<typeof sessionLayer>;
+
 export function sessionLayer(config: Config, deps: SessionLayerDeps) {
   const { storage, admission, now } = deps;
   const { store, locks } = storage;
