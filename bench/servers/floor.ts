@@ -1,9 +1,10 @@
-// The floors: the bench's "session layer off" app (the same page, headers and log) plus
-// a few lines of what one kind of session storage does per request, written by hand, and
-// nothing of a session layer: no `req.session`, no change detection, no flash, no routers.
-// The cookie is `sid=<id>` in clear (signed for `required`), and the record 512 bytes of
-// JSON. They show how far below the layer-off page a storage design starts, before any
-// session layer; docs/speed.md reads the figures, and says what they do not prove.
+// The floors: the bench's bare page with handstamp's headers and log (noSession.ts with
+// BENCH_APP_LAYERS=1) plus a few lines of what one kind of session storage does per
+// request, written by hand, and nothing of a session layer: no `req.session`, no change
+// detection, no flash, no routers. The cookie is `sid=<id>` in clear (signed for
+// `required`), and the record 512 bytes of JSON. They show how far below that page a
+// storage design starts, before any session layer; docs/speed.md reads the figures, and
+// says what they do not prove.
 //
 // BENCH_FLOOR says which storage:
 // - `memory`: the record in a Map, copied through JSON (what a layer costs with no disk);
@@ -95,7 +96,7 @@ function sessionId(cookie = ""): string | undefined {
 
 const app = referenceApp();
 app.set("trust proxy", "loopback");
-app.set("etag", false); // as handstamp and the layer-off page
+app.set("etag", false); // as handstamp and the bare page
 app.use(securityHeaders(true));
 app.use(requestLogging(pino({ level: "info" })));
 app.get("/", (req, res) => {
