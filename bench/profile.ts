@@ -1,6 +1,7 @@
-// npm run bench:profile -- <file|memory|redis|none|layers> [path] [seconds]: one handstamp
-// server under the bench's load (100 logged-in sessions, 50 connections), or the bench's
-// page with no session ("none") or with handstamp's headers and log ("layers"), under
+// npm run bench:profile -- <file|memory|redis|off|none|layers> [path] [seconds]: one
+// handstamp server under the bench's load (100 logged-in sessions, 50 connections), or the
+// bench's reference servers: handstamp with its session layer and CSRF token off ("off"),
+// the bare page alone ("none") or with handstamp's headers and log ("layers"), under
 // node --cpu-prof. Prints where the main thread's time went, as shares and µs per request:
 // by part of the request (Node's HTTP, headers, log, session layer, store, lock, render...),
 // by package and by function. The start-up and the 100 log-ins before the load are in the
@@ -17,8 +18,12 @@ import { wrk, writeCookies } from "./load";
 
 const OUT = path.join(ROOT, "bench", "results", "profiles");
 const [store = "file", pathname = "/", seconds = "10"] = process.argv.slice(2);
-/** The bench's reference servers that can be profiled instead of handstamp: no log-ins. */
-const REFERENCES: Record<string, Record<string, string>> = { none: {}, layers: { BENCH_APP_LAYERS: "1" } };
+/** The bench's reference servers that can be profiled instead of handstamp (no log-ins): script, environment. */
+const REFERENCES: Record<string, [string, Record<string, string>]> = {
+  off: ["layerOff.ts", {}],
+  none: ["noSession.ts", {}],
+  layers: ["noSession.ts", { BENCH_APP_LAYERS: "1" }],
+};
 const reference = REFERENCES[store];
 
 interface Profile {
@@ -150,10 +155,10 @@ async function main() {
   mkdirSync(OUT, { recursive: true });
   const before = new Set(readdirSync(OUT));
   const env = {
-    ...reference,
+    ...reference?.[1],
     NODE_ENV: "production",
     SESSION_SECRET: "profile-secret-that-is-long-enough-0123456789",
-    SESSION_STORE: store,
+    SESSION_STORE: reference ? "file" : store, // a reference server stores nothing
     SESSION_DIR: path.join(work, "sessions"),
     DATABASE_PATH: path.join(work, "handstamp.db"),
     REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
@@ -164,7 +169,7 @@ async function main() {
   };
   const profiling = ["--cpu-prof", `--cpu-prof-dir=${OUT}`];
   const server = reference
-    ? startProcess(path.join(__dirname, "servers", "noSession.ts"), [], env, ROOT, {
+    ? startProcess(path.join(__dirname, "servers", reference[0]), [], env, ROOT, {
         loader: [...profiling, "--import", TSX_LOADER],
         logFile: path.join(work, "server.log"),
         lifetimeMs: Infinity,
