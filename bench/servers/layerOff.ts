@@ -10,10 +10,10 @@
 // form), with a count that is always 1. Its log lines have no session timings. Pages only:
 // a form posted here would be refused (no CSRF check passes without a token of its own).
 import type { NextFunction, Request, Response } from "express";
-import { parseConfig } from "../../src/config";
 import { listen } from "./page";
 
 const { createApp } = require("../../dist/app") as typeof import("../../src/app");
+const { parseConfig } = require("../../dist/config") as typeof import("../../src/config");
 const { loginRecord } =
   require("../../dist/sessions/lifetime") as typeof import("../../src/sessions/lifetime");
 const { Session, SessionCookie } =
