@@ -53,6 +53,8 @@ interface Contender {
   sessions: "handstamp" | "bench-login" | "files" | "none";
   /** A floor (bench/servers/floor.ts): measured on the counter page only. */
   floor?: boolean;
+  /** A lean layer (bench/servers/leanLayer.ts): measured on the counter page only. */
+  lean?: boolean;
 }
 
 interface Measure extends WrkResult {
@@ -134,6 +136,26 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
       options: {},
       sessions: "none",
     },
+    ...(
+      [
+        [
+          "lean",
+          "same app, the leanest layer doing what #14 keeps on (lock, read, write, HMACs, log-in row)",
+          "",
+        ],
+        [
+          "lean-min",
+          "same app, the leanest layer without lock, log-in check or HMAC: a read and a write",
+          "min",
+        ],
+      ] as const
+    ).map(([key, label, lean]): Contender => ({
+      ...handstamp(key, label, { SESSION_STORE: "file", BENCH_LEAN: lean }),
+      script: path.join(__dirname, "servers", "leanLayer.ts"),
+      options: {},
+      sessions: "bench-login",
+      lean: true,
+    })),
     {
       ...reference("layers", "bare page + handstamp's headers and log (no app)", "noSession.ts", {
         BENCH_APP_LAYERS: "1",
@@ -495,7 +517,7 @@ async function main(): Promise<void> {
     for (const c of all) await load(c, "/", { connections: 10, seconds: 2 }); // warm-up
 
     /** Every contender but the floors, which are measured on the counter page only. */
-    const pages = all.filter((c) => !c.floor);
+    const pages = all.filter((c) => !c.floor && !c.lean);
     const label = (key: string) => all.find((c) => c.key === key)!.label;
     const table = (
       title: string,
@@ -616,6 +638,10 @@ async function main(): Promise<void> {
       (key) =>
         `| ${label(key)} | ${ratio(c(key)!.rps, c("layers")!.rps)} | ${Math.round(c(key)!.cpuUs)} (${Math.round(c(key)!.sysUs)}) |`,
     );
+    const leanRows = ["file", ...all.filter((x) => x.lean).map((x) => x.key)].map(
+      (key) =>
+        `| ${label(key)} | ${ratio(c(key)!.rps, c("off")!.rps)} | ${Math.round(c(key)!.cpuUs)} (${Math.round(c(key)!.sysUs)}) |`,
+    );
     const p50 = unknownSummary.get("file")!.p50;
     checks.push(
       atLeast("Counter page, file store vs memory store", "file", "memory", 0.9),
@@ -662,6 +688,12 @@ async function main(): Promise<void> {
       "| contender | vs bare page + headers and log | server CPU µs/req (kernel) |",
       "| --- | ---: | ---: |",
       ...floorRows,
+      "",
+      "## Lean layers (counter page: the same app with the leanest session layer we could write, bench/servers/leanLayer.ts; handstamp's file store above them)",
+      "",
+      "| contender | vs same app, session layer off | server CPU µs/req (kernel) |",
+      "| --- | ---: | ---: |",
+      ...leanRows,
       "",
       "## Other checks",
       "",

@@ -1,0 +1,183 @@
+// Contender: handstamp with the leanest session layer we could write for the counter page,
+// to see how close to "the same app with the session layer off" (layerOff.ts) a session
+// layer can get on this machine before any of handstamp's own session code (issue #14's
+// "≥ 0.7×" target). The compiled app (dist/), built by its own createApp in production
+// mode, as layerOff.ts builds it, with in place of the session layer a few lines that do,
+// for a GET with a session cookie, only what #14 keeps on, each once and synchronously:
+// - the cookie's HMAC checked (express-session's `s:` format, as handstamp signs it);
+// - the per-session lock: handstamp's own (the in-process queue and the hard link in the
+//   sessions folder, one of each taken and given back);
+// - the record: its file opened once, read, parsed; the session exposed as handstamp's
+//   Session object (as layerOff.ts does); at `res.end`, the record written back in place
+//   with one write() on the same file, before the answer, then closed and unlocked;
+// - the log-in check: the log-in's row read from SQLite (is it still live?);
+// - the CSRF token: an HMAC of the session id, made when the page asks for it.
+// Nothing else: no Set-Cookie, touch, rotation, admission, timings, streaming or error
+// path. It is not a session layer anyone should run: it shows the cost of the parts.
+//
+// BENCH_LEAN=min drops three of them: the lock across processes (the in-process queue
+// alone), the log-in check, and the HMAC (a checked cookie is remembered). What is left, a
+// read and a write of the record, is a bound: no design that keeps a session on disk,
+// shared by processes, can do less per request.
+//
+// Its sessions come from GET /bench-login (as the tutorial and Flask contenders' do): a
+// logged-in session of user 1 ("bench"), its record written by handstamp's file store and
+// its log-in row by handstamp's own code. A request without a cookie gets an empty session,
+// never stored (the bench asking whether the server is up).
+import { createHmac } from "node:crypto";
+import { closeSync, constants, openSync, readSync, writeSync } from "node:fs";
+import path from "node:path";
+import type { NextFunction, Request, Response } from "express";
+import { listen } from "./page";
+
+const { createApp } = require("../../dist/app") as typeof import("../../src/app");
+const { parseConfig } = require("../../dist/config") as typeof import("../../src/config");
+const { createLogins } = require("../../dist/auth/logins") as typeof import("../../src/auth/logins");
+const { cookieName, readCookie, setCookieLine } =
+  require("../../dist/sessions/cookies") as typeof import("../../src/sessions/cookies");
+const { generateSessionId } = require("../../dist/sessions/ids") as typeof import("../../src/sessions/ids");
+const { loginRecord, ttlMs } =
+  require("../../dist/sessions/lifetime") as typeof import("../../src/sessions/lifetime");
+const { KeyedMutex } = require("../../dist/sessions/lock") as typeof import("../../src/sessions/lock");
+const { Session, SessionCookie } =
+  require("../../dist/sessions/session") as typeof import("../../src/sessions/session");
+const { signSessionId, unsignSessionCookie } =
+  require("../../dist/sessions/sessionLayer") as typeof import("../../src/sessions/sessionLayer");
+
+const config = parseConfig(process.env);
+const minimal = process.env.BENCH_LEAN === "min";
+const name = cookieName(config, "sid");
+const secret = config.sessionSecrets[0]!;
+const RECORD = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const page = Buffer.allocUnsafe(4096);
+const nothing = {
+  regenerate: async () => {},
+  destroy: async () => {},
+  save: async () => {},
+  reload: async () => {},
+  touch: () => {},
+};
+/** BENCH_LEAN=min: cookies already checked, and the in-process queue alone. */
+const checked = new Map<string, string>();
+const queue = new KeyedMutex();
+
+function sessionIdOf(req: Request): string | undefined {
+  const value = readCookie(req, name);
+  if (value === undefined) return undefined;
+  let id = minimal ? checked.get(value) : undefined;
+  if (id === undefined) {
+    id = unsignSessionCookie(value, config.sessionSecrets)?.id;
+    if (minimal && id !== undefined) checked.set(value, id);
+  }
+  return id;
+}
+
+/** Locks a session at once, or says it is busy (the bench's sessions seldom are). */
+function lock(id: string): (() => unknown) | undefined {
+  if (minimal) return queue.tryAcquire(id) ? () => queue.release(id) : undefined;
+  return handstamp.storage.locks.lockNew(id);
+}
+
+async function openSession(req: Request, res: Response, next: NextFunction): Promise<void> {
+  if (req.path === "/bench-login") return void benchLogin(res).catch(next);
+  const id = sessionIdOf(req);
+  if (id === undefined || req.method !== "GET") {
+    req.session = new Session(
+      generateSessionId(),
+      new SessionCookie(true, Date.now),
+      {},
+      nothing,
+    ) as Request["session"];
+    req.sessionID = req.session.id;
+    return next();
+  }
+  const unlock = lock(id);
+  if (!unlock) return void res.status(503).send("busy");
+  const fd = openSync(path.join(config.sessionDir, `${id}.json`), RECORD);
+  const size = readSync(fd, page, 0, page.length, 0);
+  const { expiresAt: _expiry, ...data } = JSON.parse(page.toString("utf8", 0, size)) as Record<
+    string,
+    unknown
+  >;
+  const session = new Session(id, new SessionCookie(true, Date.now, data.cookie as never), data, nothing);
+  const loaded = JSON.stringify(session);
+  req.session = session as Request["session"];
+  req.sessionID = id;
+  lean.add(req);
+  const end = res.end as (...args: unknown[]) => Response;
+  res.end = function saveThenEnd(...args: unknown[]) {
+    res.end = end as Response["end"];
+    try {
+      const json = JSON.stringify(req.session);
+      if (json !== loaded) {
+        const expiresAt = new Date(Date.now() + ttlMs(config, req.session, Date.now())).toISOString();
+        const text = `{"expiresAt":"${expiresAt}",${json.slice(1)}`;
+        const bytes = Buffer.from(text.length < size ? text.padEnd(size, " ") : text);
+        writeSync(fd, bytes, 0, bytes.length, 0);
+      }
+    } finally {
+      closeSync(fd);
+      unlock();
+    }
+    return end.apply(res, args);
+  } as Response["end"];
+  next();
+}
+
+const lean = new WeakSet<Request>();
+
+async function checkLogin(req: Request, res: Response, next: NextFunction): Promise<void> {
+  if (minimal || !lean.has(req)) return next();
+  const login = await logins.find(req.sessionID);
+  if (!login || login.userId !== req.session.user?.id || !(req.session.login!.until > Date.now())) {
+    res.status(403).send("logged out");
+    return;
+  }
+  next();
+}
+
+const handstamp = createApp(config, {
+  layersOff: {
+    sessions: { openSession, checkLogin },
+    csrf: {
+      expose(req, res, next) {
+        let token: string | undefined;
+        res.locals.csrfToken = () =>
+          (token ??= createHmac("sha256", secret)
+            .update(`handstamp-csrf\0session\0${req.sessionID}`)
+            .digest("base64url"));
+        next();
+      },
+      protect: (_req, _res, next) => next(),
+      isCsrfError: (_err: unknown): _err is never => false,
+    },
+  },
+});
+const logins = createLogins(handstamp.db);
+
+/** A new logged-in session of user "bench", its record and its log-in row, as handstamp's log-in makes them. */
+async function benchLogin(res: Response): Promise<void> {
+  const user = (await handstamp.users.findByName("bench")) ?? (await handstamp.users.create("bench", "-"))!;
+  const id = generateSessionId();
+  const at = Date.now();
+  const login = loginRecord(config, at, false);
+  const data = {
+    cookie: new SessionCookie(true, Date.now),
+    user: { id: user.id, name: user.username },
+    login,
+    visits: 0,
+  };
+  const ttl = ttlMs(config, data, at);
+  await handstamp.storage.store.set(id, data, ttl);
+  await logins.add({
+    sessionId: id,
+    userId: user.id,
+    createdAt: at,
+    expiresAt: at + ttl,
+    userAgent: "bench",
+  });
+  res.append("Set-Cookie", setCookieLine(config, name, signSessionId(id, secret)));
+  res.send("logged in");
+}
+
+listen(handstamp.app);
