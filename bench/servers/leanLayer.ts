@@ -93,12 +93,23 @@ async function openSession(req: Request, res: Response, next: NextFunction): Pro
   }
   const unlock = lock(id);
   if (!unlock) return void res.status(503).send("busy");
-  const fd = openSync(path.join(config.sessionDir, `${id}.json`), RECORD);
-  const size = readSync(fd, page, 0, page.length, 0);
-  const { expiresAt: _expiry, ...data } = JSON.parse(page.toString("utf8", 0, size)) as Record<
-    string,
-    unknown
-  >;
+  let fd = -1;
+  let size: number;
+  let data: Record<string, unknown>;
+  try {
+    // The bench only sends cookies of records /bench-login wrote: a missing one is an error page.
+    fd = openSync(path.join(config.sessionDir, `${id}.json`), RECORD);
+    size = readSync(fd, page, 0, page.length, 0);
+    const { expiresAt: _expiry, ...rest } = JSON.parse(page.toString("utf8", 0, size)) as Record<
+      string,
+      unknown
+    >;
+    data = rest;
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    unlock();
+    throw err;
+  }
   const session = new Session(id, new SessionCookie(true, Date.now, data.cookie as never), data, nothing);
   const loaded = JSON.stringify(session);
   req.session = session as Request["session"];
