@@ -145,7 +145,7 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
         ],
         [
           "lean-min",
-          "same app, the leanest layer without lock, log-in check or HMAC: a read and a write",
+          "same app, the leanest layer without the cross-process lock, log-in check or per-request cookie HMAC",
           "min",
         ],
       ] as const
