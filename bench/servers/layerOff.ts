@@ -10,7 +10,7 @@
 // form), with a count that is always 1. Its log lines have no session timings. Pages only:
 // a form posted here would be refused (no CSRF check passes without a token of its own).
 import type { NextFunction, Request, Response } from "express";
-import { listen } from "./page";
+import { listen, nothingStored } from "./page";
 
 const { createApp } = require("../../dist/app") as typeof import("../../src/app");
 const { parseConfig } = require("../../dist/config") as typeof import("../../src/config");
@@ -22,13 +22,6 @@ const { Session, SessionCookie } =
 const config = parseConfig(process.env);
 const id = "bench-session-layer-off-0000000000000000000"; // the shape of an id: 43 characters
 const startedAt = Date.now();
-const nothingStored = {
-  regenerate: async () => {},
-  destroy: async () => {},
-  save: async () => {},
-  reload: async () => {},
-  touch: () => {},
-};
 
 async function openSession(req: Request, _res: Response, next: NextFunction): Promise<void> {
   const data = { visits: 0, user: { id: 1, name: "bench" }, login: loginRecord(config, startedAt, false) };

@@ -32,7 +32,7 @@ import { createHmac } from "node:crypto";
 import { closeSync, constants, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { NextFunction, Request, Response } from "express";
-import { listen } from "./page";
+import { listen, nothingStored } from "./page";
 
 const { createApp } = require("../../dist/app") as typeof import("../../src/app");
 const { parseConfig } = require("../../dist/config") as typeof import("../../src/config");
@@ -54,13 +54,6 @@ const name = cookieName(config, "sid");
 const secret = config.sessionSecrets[0]!;
 const RECORD = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const page = Buffer.allocUnsafe(4096);
-const nothing = {
-  regenerate: async () => {},
-  destroy: async () => {},
-  save: async () => {},
-  reload: async () => {},
-  touch: () => {},
-};
 /** BENCH_LEAN=min: cookies already checked, and the in-process queue alone. */
 const checked = new Map<string, string>();
 const queue = new KeyedMutex();
@@ -91,7 +84,7 @@ async function openSession(req: Request, res: Response, next: NextFunction): Pro
       generateSessionId(),
       new SessionCookie(true, Date.now),
       {},
-      nothing,
+      nothingStored,
     ) as Request["session"];
     req.sessionID = req.session.id;
     return next();
@@ -113,7 +106,12 @@ async function openSession(req: Request, res: Response, next: NextFunction): Pro
     unlock();
     throw err;
   }
-  const session = new Session(id, new SessionCookie(true, Date.now, data.cookie as never), data, nothing);
+  const session = new Session(
+    id,
+    new SessionCookie(true, Date.now, data.cookie as never),
+    data,
+    nothingStored,
+  );
   const loaded = JSON.stringify(session);
   req.session = session as Request["session"];
   req.sessionID = id;

@@ -3,6 +3,7 @@
 import express from "express";
 import nunjucks from "nunjucks";
 import { VIEWS_DIR } from "../../src/paths";
+import type { SessionControl } from "../../src/sessions/session";
 
 export function referenceApp(): express.Express {
   const app = express();
@@ -21,3 +22,12 @@ export function listen(app: express.Express): void {
   });
   process.on("SIGTERM", () => server.close(() => process.exit(0)));
 }
+
+/** `req.session`'s methods for the stand-in session layers (layerOff.ts, leanLayer.ts): nothing is stored through them. */
+export const nothingStored: SessionControl = {
+  regenerate: async () => {},
+  destroy: async () => {},
+  save: async () => {},
+  reload: async () => {},
+  touch: () => {},
+};
