@@ -57,6 +57,8 @@ const page = Buffer.allocUnsafe(4096);
 /** BENCH_LEAN=min: cookies already checked, and the in-process queue alone. */
 const checked = new Map<string, string>();
 const queue = new KeyedMutex();
+/** Requests whose session this layer loaded from its record (the others get an empty one). */
+const lean = new WeakSet<Request>();
 
 function sessionIdOf(req: Request): string | undefined {
   const value = readCookie(req, name);
@@ -135,8 +137,6 @@ async function openSession(req: Request, res: Response, next: NextFunction): Pro
   } as Response["end"];
   next();
 }
-
-const lean = new WeakSet<Request>();
 
 async function checkLogin(req: Request, res: Response, next: NextFunction): Promise<void> {
   if (minimal || !lean.has(req) || !req.session.login) return next();
