@@ -136,6 +136,26 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
       options: {},
       sessions: "none",
     },
+    {
+      ...handstamp(
+        "off-floor",
+        "same app, session layer off + the floor's lines: lock, read, write, HMACs, log-in row",
+        {
+          SESSION_STORE: "file",
+          BENCH_FLOOR: "required",
+          BENCH_FLOOR_DIR: path.join(work, "off-floor-records"),
+          BENCH_RECORD_SIZE: String(FLOOR_RECORD_SIZE),
+        },
+      ),
+      script: path.join(__dirname, "servers", "layerOff.ts"),
+      options: {},
+      // The floor's own records and log-in rows, apart from the app's sessions folder (whose
+      // sweep would take records it did not write for leftovers).
+      cookieName: "sid",
+      sessionDir: path.join(work, "off-floor-records"),
+      sessions: "files",
+      lean: true,
+    },
     ...(
       [
         [
@@ -689,7 +709,7 @@ async function main(): Promise<void> {
       "| --- | ---: | ---: |",
       ...floorRows,
       "",
-      "## Lean layers (counter page: the same app with the leanest session layer we could write, bench/servers/leanLayer.ts; handstamp's file store above them)",
+      "## Lean layers (counter page: the same app with the leanest session layer we could write, bench/servers/leanLayer.ts, and with its layer off plus the `required` floor's hand-written lines, bench/servers/layerOff.ts; handstamp's file store above them)",
       "",
       "| contender | vs same app, session layer off | server CPU µs/req (kernel) |",
       "| --- | ---: | ---: |",

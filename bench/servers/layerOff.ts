@@ -9,7 +9,14 @@
 // it renders for the bench's logged-in sessions (the user in the navigation, the log-out
 // form), with a count that is always 1. Its log lines have no session timings. Pages only:
 // a form posted here would be refused (no CSRF check passes without a token of its own).
+//
+// With BENCH_FLOOR=required (and BENCH_FLOOR_DIR, BENCH_RECORD_SIZE), each request also does
+// the `required` floor's hand-written session work (floorWork.ts: the signed cookie, the
+// lock, the record read and written, the log-in row, the CSRF token, which the page then
+// shows) and still renders the same page: that work's cost inside the app, apart from any
+// session layer's.
 import type { NextFunction, Request, Response } from "express";
+import { floorWork, type FloorKind } from "./floorWork";
 import { listen, nothingStored } from "./page";
 
 const { createApp } = require("../../dist/app") as typeof import("../../src/app");
@@ -22,8 +29,23 @@ const { Session, SessionCookie } =
 const config = parseConfig(process.env);
 const id = "bench-session-layer-off-0000000000000000000"; // the shape of an id: 43 characters
 const startedAt = Date.now();
+const floorVisit = process.env.BENCH_FLOOR
+  ? floorWork(
+      process.env.BENCH_FLOOR as FloorKind,
+      process.env.BENCH_FLOOR_DIR!,
+      config.sessionSecrets[0]!,
+      Number(process.env.BENCH_RECORD_SIZE ?? 512),
+    )
+  : undefined;
+/** The CSRF token of each request the floor's work made one for. */
+const floorTokens = new WeakMap<Request, string>();
 
-async function openSession(req: Request, _res: Response, next: NextFunction): Promise<void> {
+async function openSession(req: Request, res: Response, next: NextFunction): Promise<void> {
+  if (floorVisit) {
+    const visit = floorVisit(req.headers.cookie);
+    if ("status" in visit) return void res.status(visit.status).send(visit.message);
+    if (visit.csrfToken !== undefined) floorTokens.set(req, visit.csrfToken);
+  }
   const data = { visits: 0, user: { id: 1, name: "bench" }, login: loginRecord(config, startedAt, false) };
   req.session = new Session(id, new SessionCookie(true, Date.now), data, nothingStored) as Request["session"];
   req.sessionID = id;
@@ -34,8 +56,9 @@ const { app } = createApp(config, {
   layersOff: {
     sessions: { openSession, checkLogin: async (_req, _res, next) => next() },
     csrf: {
-      expose(_req, res, next) {
-        res.locals.csrfToken = () => "token";
+      expose(req, res, next) {
+        const token = floorTokens.get(req) ?? "token";
+        res.locals.csrfToken = () => token;
         next();
       },
       protect: (_req, _res, next) => next(),
