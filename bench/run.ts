@@ -30,7 +30,7 @@ const SETTINGS = QUICK
   ? { sessions: 100, rounds: 2, seconds: 4, connections: 50, manyFiles: 10_000, logins: 10 }
   : { sessions: 1_000, rounds: 5, seconds: 10, connections: 50, manyFiles: 100_000, logins: 30 };
 const SECRET = randomBytes(32).toString("hex");
-/** The floors' record files are this long: JSON padded with spaces (bench/servers/floor.ts). */
+/** The floors' record files are this long: JSON padded with spaces (bench/servers/floorWork.ts). */
 const FLOOR_RECORD_SIZE = 512;
 
 interface Contender {
@@ -48,12 +48,15 @@ interface Contender {
   cookiesFile?: string;
   /**
    * How a session is made: logged in through handstamp's forms, the reference servers'
-   * /bench-login, or (the floors) a record file written straight to the folder.
+   * /bench-login, or (the floors and off-floor) a record file written straight to the folder.
    */
   sessions: "handstamp" | "bench-login" | "files" | "none";
   /** A floor (bench/servers/floor.ts): measured on the counter page only. */
   floor?: boolean;
-  /** A lean layer (bench/servers/leanLayer.ts): measured on the counter page only. */
+  /**
+   * A lean layer (bench/servers/leanLayer.ts), or off-floor (layerOff.ts with BENCH_FLOOR):
+   * measured on the counter page only, against the same app with its session layer off.
+   */
   lean?: boolean;
 }
 
@@ -123,6 +126,7 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
     options: {},
     cookies: [],
   });
+  const offFloorRecords = path.join(work, "off-floor-records");
   const all: Contender[] = [
     handstamp("file", "handstamp, file store", { SESSION_STORE: "file" }),
     handstamp("cluster", "handstamp, file store, WEB_CONCURRENCY=2", {
@@ -137,22 +141,22 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
       sessions: "none",
     },
     {
+      // The floor's own records and log-in rows, apart from the app's sessions folder (whose
+      // sweep would take records it did not write for leftovers).
       ...handstamp(
         "off-floor",
         "same app, session layer off + the floor's lines: lock, read, write, HMACs, log-in row",
         {
           SESSION_STORE: "file",
           BENCH_FLOOR: "required",
-          BENCH_FLOOR_DIR: path.join(work, "off-floor-records"),
+          BENCH_FLOOR_DIR: offFloorRecords,
           BENCH_RECORD_SIZE: String(FLOOR_RECORD_SIZE),
         },
       ),
       script: path.join(__dirname, "servers", "layerOff.ts"),
       options: {},
-      // The floor's own records and log-in rows, apart from the app's sessions folder (whose
-      // sweep would take records it did not write for leftovers).
       cookieName: "sid",
-      sessionDir: path.join(work, "off-floor-records"),
+      sessionDir: offFloorRecords,
       sessions: "files",
       lean: true,
     },
@@ -694,7 +698,7 @@ async function main(): Promise<void> {
     const header = [
       `# handstamp bench, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC (${QUICK ? "quick" : "full"})`,
       "",
-      `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}. Load: wrk -t2 -c${SETTINGS.connections} --latency, ${SETTINGS.seconds} s per measure, ${SETTINGS.rounds} rounds alternating the contenders (medians shown; max is the worst of all rounds), ${SETTINGS.sessions} sessions per contender with sessions (logged in; the floors' written to their folder and visited once) with one chosen at random per request. Each connection's first request waits until all are open (steady state on kept-alive connections, as behind nginx with upstream keepalive; docs/tail.md); "new connection" is a request on a connection of its own, one every 250 ms while wrk runs. handstamp runs the compiled server in production mode (lock on, request log at info); "same app, session layer and CSRF off" is that compiled app with a stub in place of its session layer and CSRF token (bench/servers/layerOff.ts); the reference servers and the floors, in production mode too, render the same templates.`,
+      `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}. Load: wrk -t2 -c${SETTINGS.connections} --latency, ${SETTINGS.seconds} s per measure, ${SETTINGS.rounds} rounds alternating the contenders (medians shown; max is the worst of all rounds), ${SETTINGS.sessions} sessions per contender with sessions (logged in; the floors' and off-floor's written to their folder and visited once) with one chosen at random per request. Each connection's first request waits until all are open (steady state on kept-alive connections, as behind nginx with upstream keepalive; docs/tail.md); "new connection" is a request on a connection of its own, one every 250 ms while wrk runs. handstamp runs the compiled server in production mode (lock on, request log at info); "same app, session layer and CSRF off" is that compiled app with a stub in place of its session layer and CSRF token (bench/servers/layerOff.ts); the reference servers and the floors, in production mode too, render the same templates.`,
       ...skipped.map((line) => `\n${line}.`),
       "",
       "## Targets (issue #14)",

@@ -7,14 +7,13 @@
 import { pino } from "pino";
 import { securityHeaders } from "../../src/http/headers";
 import { requestLogging } from "../../src/http/requestLog";
-import { floorWork, type FloorKind } from "./floorWork";
+import { floorWork } from "./floorWork";
 import { listen, referenceApp } from "./page";
 
 const floorVisit = floorWork(
-  process.env.BENCH_FLOOR as FloorKind,
+  process.env.BENCH_FLOOR ?? "",
   process.env.SESSION_DIR!,
   process.env.SESSION_SECRET ?? "",
-  Number(process.env.BENCH_RECORD_SIZE ?? 512),
 );
 
 const app = referenceApp();

@@ -21,13 +21,21 @@ import path from "node:path";
 import { unsign } from "cookie-signature";
 import { BetterSqlite3 } from "../../src/db/sqlite";
 
-export type FloorKind = "memory" | "lock-write" | "lock-read-write" | "required";
+const FLOOR_KINDS = ["memory", "lock-write", "lock-read-write", "required"] as const;
 type Visits = { visits: number };
 
 /** What a request of a floor gets: its visit count and CSRF token, or the status of its error page. */
 export type FloorVisit = { visits: number; csrfToken?: string } | { status: 400 | 403; message: string };
 
-export function floorWork(floor: FloorKind, dir: string, secret: string, recordSize: number) {
+export function floorWork(
+  floor: string,
+  dir: string,
+  secret: string,
+  recordSize = Number(process.env.BENCH_RECORD_SIZE ?? 512),
+) {
+  if (!(FLOOR_KINDS as readonly string[]).includes(floor)) {
+    throw new Error(`BENCH_FLOOR=${floor}: not a floor (${FLOOR_KINDS.join(", ")})`);
+  }
   const memory = new Map<string, Visits>();
   const page = Buffer.allocUnsafe(recordSize);
 

@@ -16,7 +16,7 @@
 // shows) and still renders the same page: that work's cost inside the app, apart from any
 // session layer's.
 import type { NextFunction, Request, Response } from "express";
-import { floorWork, type FloorKind } from "./floorWork";
+import { floorWork } from "./floorWork";
 import { listen, nothingStored } from "./page";
 
 const { createApp } = require("../../dist/app") as typeof import("../../src/app");
@@ -30,12 +30,7 @@ const config = parseConfig(process.env);
 const id = "bench-session-layer-off-0000000000000000000"; // the shape of an id: 43 characters
 const startedAt = Date.now();
 const floorVisit = process.env.BENCH_FLOOR
-  ? floorWork(
-      process.env.BENCH_FLOOR as FloorKind,
-      process.env.BENCH_FLOOR_DIR!,
-      config.sessionSecrets[0]!,
-      Number(process.env.BENCH_RECORD_SIZE ?? 512),
-    )
+  ? floorWork(process.env.BENCH_FLOOR, process.env.BENCH_FLOOR_DIR!, config.sessionSecrets[0]!)
   : undefined;
 /** The CSRF token of each request the floor's work made one for. */
 const floorTokens = new WeakMap<Request, string>();
