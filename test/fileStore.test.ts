@@ -226,6 +226,24 @@ describe("FileStore", () => {
     expect(await store.read(id)).toEqual(session({ visits: 1, createdAt: clock.now })); // no expiresAt in it
   });
 
+  test("a record written from the caller's JSON is the record it would have written itself", async () => {
+    const { store, clock, fileOf } = makeStore(30 * MINUTE);
+    const [mine, given, fresh, odd] = [1, 2, 3, 4].map(() => generateSessionId());
+    const data = session({ visits: 2, createdAt: clock.now - MINUTE });
+    await store.set(mine!, data, 30 * MINUTE);
+    await store.set(given!, data, 30 * MINUTE, JSON.stringify(data));
+    expect(readFileSync(fileOf(given!), "utf8")).toBe(readFileSync(fileOf(mine!), "utf8"));
+    // A session never stored has no createdAt in its JSON yet: the store stamps it all the same.
+    const unstamped = session({ visits: 1 });
+    await store.set(fresh!, unstamped, 30 * MINUTE, JSON.stringify(unstamped));
+    expect(await store.read(fresh!)).toEqual(session({ visits: 1, createdAt: clock.now }));
+    // Data that names an `expiresAt` of its own cannot push the record's expiry aside.
+    const named = { ...data, expiresAt: "2000-01-01T00:00:00.000Z" } as SessionData;
+    await store.set(odd!, named, 30 * MINUTE, JSON.stringify(named));
+    expect(readFileSync(fileOf(odd!), "utf8")).toBe(readFileSync(fileOf(mine!), "utf8"));
+    expect(await store.read(odd!)).toEqual(data);
+  });
+
   test.each([
     ["rewritten in place (an editor)", (file: string, text: string) => writeFileSync(file, text)],
     [

@@ -38,7 +38,14 @@ export function createAdmission(
   const counted = new WeakMap<Request, Promise<boolean>>();
   let warned = false;
 
-  const isPlainHttp = (req: Request) => production && !req.secure;
+  /** Asked up to three times a request; `req.secure` runs the TRUST_PROXY check each time. */
+  const plainHttp = new WeakMap<Request, boolean>();
+  const isPlainHttp = (req: Request): boolean => {
+    if (!production) return false;
+    let plain = plainHttp.get(req);
+    if (plain === undefined) plainHttp.set(req, (plain = !req.secure));
+    return plain;
+  };
 
   async function countCreation(req: Request): Promise<boolean> {
     try {

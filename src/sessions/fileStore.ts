@@ -79,10 +79,17 @@ const REWRITE = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const HEAD = /^\{"expiresAt":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/;
 const HEAD_LENGTH = '{"expiresAt":"2026-01-01T00:00:00.000Z"'.length;
 
-/** A session's record on disk: its expiry first, where a reader of the file sees it, then the data. */
-function recordText(data: Partial<SessionData>, now: number, expiresAt: number): string {
+/**
+ * A session's record on disk: its expiry first, where a reader of the file sees it, then the
+ * data. `json` is the data as JSON when the caller has it: the expiry is put in front of it.
+ */
+function recordText(data: Partial<SessionData>, now: number, expiresAt: number, json?: string): string {
+  const expiry = new Date(expiresAt).toISOString();
+  if (json !== undefined && data.createdAt !== undefined && !("expiresAt" in data)) {
+    return `{"expiresAt":"${expiry}"${json === "{}" ? "}" : `,${json.slice(1)}`}`;
+  }
   const { expiresAt: _stale, ...rest } = data as SessionData & { expiresAt?: unknown };
-  return stringifySession({ expiresAt: new Date(expiresAt).toISOString(), ...rest } as SessionData, now);
+  return stringifySession({ expiresAt: expiry, ...rest } as SessionData, now);
 }
 
 interface SessionRecord {
@@ -176,8 +183,8 @@ export class FileStore implements SessionStore {
       : undefined;
   }
 
-  async set(id: string, data: Partial<SessionData>, ttlMs: number): Promise<void> {
-    this.writeNow(id, data, ttlMs);
+  async set(id: string, data: Partial<SessionData>, ttlMs: number, json?: string): Promise<void> {
+    this.writeNow(id, data, ttlMs, json);
   }
 
   /** Pushes the expiry forward without touching the data; a deleted session stays deleted. */
@@ -242,13 +249,13 @@ export class FileStore implements SessionStore {
     }
   }
 
-  private writeNow(id: string, data: Partial<SessionData>, ttlMs: number): void {
+  private writeNow(id: string, data: Partial<SessionData>, ttlMs: number, json?: string): void {
     const file = this.fileFor(id);
     if (!file) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
     const now = this.now();
     const expiresAt = now + ttlMs;
     try {
-      this.put(file, id, Buffer.from(recordText(data, now, expiresAt)), now, expiresAt);
+      this.put(file, id, Buffer.from(recordText(data, now, expiresAt, json)), now, expiresAt);
     } catch (err) {
       throw new SessionStoreUnavailable("set", err);
     }

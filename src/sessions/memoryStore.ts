@@ -19,9 +19,9 @@ export class MemoryStore implements SessionStore {
     return record && { data: JSON.parse(record.json) as SessionData, expiresAt: record.expiresAt };
   }
 
-  async set(id: string, data: Partial<SessionData>, ttlMs: number) {
+  async set(id: string, data: Partial<SessionData>, ttlMs: number, json?: string) {
     const now = this.now();
-    this.records.set(id, { json: stringifySession(data, now), expiresAt: now + ttlMs });
+    this.records.set(id, { json: stringifySession(data, now, json), expiresAt: now + ttlMs });
   }
 
   async touch(id: string, ttlMs: number) {

@@ -124,9 +124,9 @@ export function createRedisStorage(config: Config, deps: StorageDeps): SessionSt
         return undefined; // not a record of ours: no session
       }
     },
-    async set(id, data, ttlMs) {
+    async set(id, data, ttlMs, json) {
       if (!isSessionId(id)) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
-      const text = stringifySession(data, now());
+      const text = stringifySession(data, now(), json);
       await guarded("set", () => client.set(sessionKey(id), text, { PX: Math.max(1, Math.round(ttlMs)) }));
     },
     async touch(id, ttlMs) {

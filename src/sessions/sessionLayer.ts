@@ -292,7 +292,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       state.dropped = true;
       return false;
     }
-    await store.set(req.sessionID, session, lifetime(session));
+    await store.set(req.sessionID, session, lifetime(session), json);
     state.stored = true;
     state.saved = json;
     state.fresh = true;

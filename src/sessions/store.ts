@@ -28,8 +28,12 @@ export interface SessionStore {
   readonly kind: SessionStoreKind;
   /** The live session, or undefined when it is unknown, expired or unreadable. */
   get(id: string): Promise<Omit<StoredSession, "id"> | undefined>;
-  /** Writes the session whole; it expires `ttlMs` from now. */
-  set(id: string, data: Partial<SessionData>, ttlMs: number): Promise<void>;
+  /**
+   * Writes the session whole; it expires `ttlMs` from now. `json`, when given, is
+   * `JSON.stringify(data)` already made by the caller (the session layer compares it), so
+   * the store need not make it again.
+   */
+  set(id: string, data: Partial<SessionData>, ttlMs: number, json?: string): Promise<void>;
   /** Pushes the expiry to `ttlMs` from now without writing the data; a deleted session stays deleted. */
   touch(id: string, ttlMs: number): Promise<void>;
   destroy(id: string): Promise<void>;
@@ -47,7 +51,11 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
-/** A session as JSON, stamped with when it was first stored (every store uses this). */
-export function stringifySession(data: Partial<SessionData>, now: number): string {
-  return JSON.stringify(data.createdAt === undefined ? { ...data, createdAt: now } : data);
+/**
+ * A session as JSON, stamped with when it was first stored (every store uses this). `json`:
+ * the data as JSON already, used as it is when the session has its stamp.
+ */
+export function stringifySession(data: Partial<SessionData>, now: number, json?: string): string {
+  if (data.createdAt === undefined) return JSON.stringify({ ...data, createdAt: now });
+  return json ?? JSON.stringify(data);
 }
