@@ -121,6 +121,33 @@ describe("secret rotation", () => {
   });
 });
 
+describe("a cookie seen before (its signature check is remembered)", () => {
+  test("is re-signed again when the browser sends the old-secret cookie again", async () => {
+    const before = makeTestApp({ SESSION_SECRET: "old-secret" });
+    await visits(before.agent());
+    const id = before.sessionFiles()[0]!;
+    await before.close();
+    const t = reopen(before, { SESSION_SECRET: `${TEST_SECRET},old-secret` });
+    for (const visit of [2, 3]) {
+      // The answer to the first visit was lost: the browser still holds the old cookie.
+      const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "old-secret"));
+      expect(res.text).toContain(`data-testid="visits">${visit}<`);
+      const value = decodeURIComponent(cookiePair(res)).slice("sid=s:".length);
+      expect(unsign(value, TEST_SECRET)).toBe(id);
+    }
+  });
+
+  test("a cookie with a wrong signature is refused every time it comes, never as the session it names", async () => {
+    const t = makeTestApp();
+    await visits(t.agent());
+    const id = t.sessionFiles()[0]!;
+    for (let time = 0; time < 2; time++) {
+      const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "not-our-secret"));
+      expect(res.text).toContain('data-testid="visits">1<');
+    }
+  });
+});
+
 describe("a save that fails", () => {
   test("answers the 503 page, with no cookie and no redirect that would claim it was saved", async () => {
     const t = makeTestApp({ SESSION_STORE: "file" });

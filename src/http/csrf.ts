@@ -10,6 +10,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import { isLoggedIn } from "../auth/requireLogin";
 import { field } from "../http/forms";
+import { Memo } from "./memo";
 import type { Config } from "../config";
 import { cookieName, readCookie, setCookie } from "../sessions/cookies";
 import { hasStoredSession } from "../sessions/sessionLayer";
@@ -17,6 +18,8 @@ import { hasStoredSession } from "../sessions/sessionLayer";
 /** 32 random bytes, base64url; a token (an HMAC-SHA256) has the same length. */
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
 const TOKEN_LENGTH = 43;
+/** How many issued tokens are remembered (a few MB at most). */
+const TOKENS_KEPT = 10_000;
 /** Methods that change nothing: no token asked. */
 export const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -37,8 +40,12 @@ export function csrfCookieName(config: Config): string {
 export function createCsrf(config: Config) {
   const name = csrfCookieName(config);
 
-  const tokenFor = (secret: string, boundTo: string) =>
+  const hmac = (secret: string, boundTo: string) =>
     createHmac("sha256", secret).update(`handstamp-csrf\0${boundTo}`).digest("base64url");
+  /** The tokens of the current secret, remembered: a page with a form asks on every request. */
+  const issued = new Memo<string>(TOKENS_KEPT);
+  const currentToken = (boundTo: string) =>
+    issued.answer(boundTo, () => hmac(config.sessionSecrets[0]!, boundTo))!;
 
   function cookieValue(req: Request): string | undefined {
     const value = readCookie(req, name);
@@ -61,7 +68,7 @@ export function createCsrf(config: Config) {
     // Every secret verifies (rotation). No early exit: a valid token costs what a wrong one does.
     for (const secret of config.sessionSecrets) {
       for (const binding of acceptedBindings(req)) {
-        if (timingSafeEqual(given, Buffer.from(tokenFor(secret, binding)))) valid = true;
+        if (timingSafeEqual(given, Buffer.from(hmac(secret, binding)))) valid = true;
       }
     }
     return valid;
@@ -69,13 +76,13 @@ export function createCsrf(config: Config) {
 
   /** The token of this request's forms (and the cookie it needs, if the visitor has no session). */
   function issue(req: Request, res: Response): string {
-    if (hasStoredSession(req)) return tokenFor(config.sessionSecrets[0]!, `session\0${req.sessionID}`);
+    if (hasStoredSession(req)) return currentToken(`session\0${req.sessionID}`);
     let value = cookieValue(req);
     if (value === undefined) {
       value = randomBytes(32).toString("base64url");
       setCookie(res, config, name, value);
     }
-    return tokenFor(config.sessionSecrets[0]!, `cookie\0${value}`);
+    return currentToken(`cookie\0${value}`);
   }
 
   return {

@@ -4,7 +4,8 @@
 // 1. Plain HTTP in production: nothing will be stored, and a form is refused (admission.ts).
 // 2. The cookie: parsed once, its HMAC checked once against every secret (the `s:` +
 //    cookie-signature format of express-session, so existing cookies stay valid), and the
-//    id checked for our exact shape (ids.ts).
+//    id checked for our exact shape (ids.ts). A cookie that passed is remembered (memo.ts),
+//    so its next requests skip the HMAC.
 // 3. The lock: one request at a time per session (lock.ts), taken before the record is read.
 // 4. The record: loaded; `req.session` and `req.sessionID` exposed. No record: a new
 //    session with a new id, stored only if something is put in it.
@@ -32,6 +33,7 @@ import type { SessionData } from "express-session";
 import onHeaders from "on-headers";
 import type { LoginSessions } from "../auth/loginSessions";
 import type { Config } from "../config";
+import { Memo } from "../http/memo";
 import type { Admission } from "./admission";
 import { clearCookieLine, cookieName, readCookie, setCookieLine } from "./cookies";
 import { generateSessionId, isSessionId } from "./ids";
@@ -56,6 +58,9 @@ export interface SessionLayerDeps {
 }
 
 type RequestSession = Session & Partial<SessionData>;
+
+/** How many correctly signed session cookies are remembered (a few MB at most). */
+const SIGNED_COOKIES_KEPT = 10_000;
 
 /** What the layer knows of one request's session. */
 interface RequestState {
@@ -126,6 +131,8 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
   const name = cookieName(config, "sid");
   const secure = config.env === "production";
   const lifetime = (session: RequestSession) => ttlMs(config, session, now());
+  const signedCookies = new Memo<{ id: string; secretIndex: number }>(SIGNED_COOKIES_KEPT);
+  const unsignOnce = (value: string) => unsignSessionCookie(value, config.sessionSecrets);
 
   return {
     /** Steps 1 to 4, and the hooks of steps 6 to 8. */
@@ -136,7 +143,8 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       res.locals.sessionTimings = timings;
 
       // 2. The cookie.
-      const signed = unsignSessionCookie(readCookie(req, name), config.sessionSecrets);
+      const value = readCookie(req, name);
+      const signed = value === undefined ? undefined : signedCookies.answer(value, unsignOnce);
       req.cookieSessionId = signed?.id;
       const state: RequestState = {
         cookieId: signed?.id,

@@ -1,0 +1,34 @@
+import { Memo } from "../src/http/memo";
+
+describe("Memo", () => {
+  test("works out an answer once, then gives it back without working again", () => {
+    const memo = new Memo<string>(10);
+    let worked = 0;
+    const work = (key: string) => (worked++, key.toUpperCase());
+    expect(memo.answer("a", work)).toBe("A");
+    expect(memo.answer("a", work)).toBe("A");
+    expect(worked).toBe(1);
+  });
+
+  test("keeps no answer of nothing: a key whose work gives none is worked out every time", () => {
+    const memo = new Memo<string>(10);
+    let worked = 0;
+    const refuse = () => (worked++, undefined);
+    expect(memo.answer("forged", refuse)).toBeUndefined();
+    expect(memo.answer("forged", refuse)).toBeUndefined();
+    expect(worked).toBe(2);
+    expect(memo.size).toBe(0);
+  });
+
+  test("keeps at most its limit, forgetting the oldest answer first", () => {
+    const memo = new Memo<number>(3);
+    const worked: string[] = [];
+    const work = (key: string) => (worked.push(key), key.length);
+    for (const key of ["a", "bb", "ccc", "dddd"]) memo.answer(key, work);
+    expect(memo.size).toBe(3);
+    memo.answer("dddd", work); // still known
+    memo.answer("a", work); // forgotten: worked out again
+    expect(worked).toEqual(["a", "bb", "ccc", "dddd", "a"]);
+    expect(memo.size).toBe(3);
+  });
+});
