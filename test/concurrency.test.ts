@@ -145,13 +145,15 @@ describe("file locks", () => {
   });
 
   test("a holder whose heartbeat is older than the hold time loses the lock, and its late release leaves the new holder's alone", async () => {
-    const hung = createFileLocks(dir, 5_000, 400);
-    const other = createFileLocks(dir, 5_000, 400);
-    const third = createFileLocks(dir, 100, 400);
+    // A hold time long enough that the new holder's own heartbeat cannot go stale while a
+    // loaded machine runs the rest of the test (400 ms did, once, under the whole suite).
+    const hung = createFileLocks(dir, 5_000, 1_500);
+    const other = createFileLocks(dir, 5_000, 1_500);
+    const third = createFileLocks(dir, 100, 1_500);
     const releaseHung = await hung.acquire(id);
     const started = Date.now();
     const releaseOther = await other.acquire(id); // waits for the heartbeat to go stale
-    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_200);
     await releaseHung(); // too late: the lock is the other's now
     await expect(third.acquire(id)).rejects.toBeInstanceOf(SessionBusy);
     await releaseOther();
