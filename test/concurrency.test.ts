@@ -145,8 +145,8 @@ describe("file locks", () => {
   });
 
   test("a holder whose heartbeat is older than the hold time loses the lock, and its late release leaves the new holder's alone", async () => {
-    // A hold time long enough that the new holder's own heartbeat cannot go stale while a
-    // loaded machine runs the rest of the test (400 ms did, once, under the whole suite).
+    // A hold time that leaves the new holder's own heartbeat about a second to spare while
+    // a loaded machine runs the rest of the test (400 ms did not, once, under the whole suite).
     const hung = createFileLocks(dir, 5_000, 1_500);
     const other = createFileLocks(dir, 5_000, 1_500);
     const third = createFileLocks(dir, 100, 1_500);

@@ -226,13 +226,16 @@ describe("FileStore", () => {
     expect(await store.read(id)).toEqual(session({ visits: 1, createdAt: clock.now })); // no expiresAt in it
   });
 
-  test("a record written from the caller's JSON is the record it would have written itself", async () => {
+  test("a record written from the caller's JSON: that JSON behind the expiry, the bytes the data would give", async () => {
     const { store, clock, fileOf } = makeStore(30 * MINUTE);
     const [mine, given, fresh, odd] = [1, 2, 3, 4].map(() => generateSessionId());
     const data = session({ visits: 2, createdAt: clock.now - MINUTE });
     await store.set(mine!, data, 30 * MINUTE);
     await store.set(given!, data, 30 * MINUTE, JSON.stringify(data));
     expect(readFileSync(fileOf(given!), "utf8")).toBe(readFileSync(fileOf(mine!), "utf8"));
+    // The JSON given is what is written: the session as the layer compared it when it saved.
+    await store.set(given!, data, 30 * MINUTE, JSON.stringify({ ...data, visits: 3 }));
+    expect(await store.read(given!)).toEqual({ ...data, visits: 3 });
     // A session never stored has no createdAt in its JSON yet: the store stamps it all the same.
     const unstamped = session({ visits: 1 });
     await store.set(fresh!, unstamped, 30 * MINUTE, JSON.stringify(unstamped));

@@ -20,15 +20,17 @@ describe("Memo", () => {
     expect(memo.size).toBe(0);
   });
 
-  test("keeps at most its limit, forgetting the oldest answer first", () => {
+  test("keeps at most its limit, forgetting the answer least recently used", () => {
     const memo = new Memo<number>(3);
     const worked: string[] = [];
     const work = (key: string) => (worked.push(key), key.length);
-    for (const key of ["a", "bb", "ccc", "dddd"]) memo.answer(key, work);
+    for (const key of ["a", "bb", "ccc"]) memo.answer(key, work);
+    memo.answer("a", work); // used again: now the last to go
+    memo.answer("dddd", work); // one too many: "bb" goes
     expect(memo.size).toBe(3);
-    memo.answer("dddd", work); // still known
-    memo.answer("a", work); // forgotten: worked out again
-    expect(worked).toEqual(["a", "bb", "ccc", "dddd", "a"]);
+    memo.answer("a", work); // still known
+    memo.answer("bb", work); // forgotten: worked out again
+    expect(worked).toEqual(["a", "bb", "ccc", "dddd", "bb"]);
     expect(memo.size).toBe(3);
   });
 });

@@ -146,6 +146,16 @@ describe("a cookie seen before (its signature check is remembered)", () => {
       expect(res.text).toContain('data-testid="visits">1<');
     }
   });
+
+  test("a correctly signed id of the wrong shape is refused every time it comes", async () => {
+    const t = makeTestApp();
+    for (let time = 0; time < 2; time++) {
+      const res = await request(t.app).get("/").set("Cookie", signedCookie("../not-an-id", TEST_SECRET));
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('data-testid="visits">1<');
+    }
+    expect(t.sessionFiles()).toHaveLength(2); // each got a new session of its own
+  });
 });
 
 describe("a save that fails", () => {

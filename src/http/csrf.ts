@@ -18,8 +18,6 @@ import { hasStoredSession } from "../sessions/sessionLayer";
 /** 32 random bytes, base64url; a token (an HMAC-SHA256) has the same length. */
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
 const TOKEN_LENGTH = 43;
-/** How many issued tokens are remembered (a few MB at most). */
-const TOKENS_KEPT = 10_000;
 /** Methods that change nothing: no token asked. */
 export const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -42,10 +40,12 @@ export function createCsrf(config: Config) {
 
   const hmac = (secret: string, boundTo: string) =>
     createHmac("sha256", secret).update(`handstamp-csrf\0${boundTo}`).digest("base64url");
-  /** The tokens of the current secret, remembered: a page with a form asks on every request. */
-  const issued = new Memo<string>(TOKENS_KEPT);
-  const currentToken = (boundTo: string) =>
-    issued.answer(boundTo, () => hmac(config.sessionSecrets[0]!, boundTo))!;
+  const currentToken = (boundTo: string) => hmac(config.sessionSecrets[0]!, boundTo);
+  /**
+   * A stored session's token, remembered: its pages ask for it on every request. (A token
+   * of the `csrf` cookie is not: that value comes from the client, and seldom comes twice.)
+   */
+  const sessionTokens = new Memo<string>();
 
   function cookieValue(req: Request): string | undefined {
     const value = readCookie(req, name);
@@ -76,7 +76,7 @@ export function createCsrf(config: Config) {
 
   /** The token of this request's forms (and the cookie it needs, if the visitor has no session). */
   function issue(req: Request, res: Response): string {
-    if (hasStoredSession(req)) return currentToken(`session\0${req.sessionID}`);
+    if (hasStoredSession(req)) return sessionTokens.answer(`session\0${req.sessionID}`, currentToken)!;
     let value = cookieValue(req);
     if (value === undefined) {
       value = randomBytes(32).toString("base64url");

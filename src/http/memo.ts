@@ -1,13 +1,17 @@
 // A remembered answer for work that gives the same answer for the same key for as long as
 // the process runs (an HMAC under the secrets it started with), and that a request would
 // otherwise redo each time: the session cookie's signature check, the page's CSRF token.
-// It keeps at most `limit` answers and forgets the oldest first, so a client sending new
-// keys can cost only time, never memory. Only answers are kept: a key whose work gives
-// nothing (a cookie whose signature is wrong) is worked out again every time it comes.
+// It keeps at most `limit` answers, the least recently used going first, so a client that
+// sends new keys costs at most `limit` entries of memory. Only answers are kept: a key
+// whose work gives nothing (a cookie whose signature is wrong) is worked out every time.
+
+/** The default limit: with keys of about a hundred characters, a few MB at most. */
+export const MEMO_LIMIT = 10_000;
+
 export class Memo<V> {
   readonly #answers = new Map<string, V>();
 
-  constructor(private readonly limit: number) {}
+  constructor(private readonly limit = MEMO_LIMIT) {}
 
   get size(): number {
     return this.#answers.size;
@@ -16,11 +20,18 @@ export class Memo<V> {
   /** The answer for `key`: remembered, or worked out now (and remembered unless undefined). */
   answer(key: string, work: (key: string) => V | undefined): V | undefined {
     const known = this.#answers.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      // Used again: it moves to the back of the line, the last to be forgotten.
+      this.#answers.delete(key);
+      this.#answers.set(key, known);
+      return known;
+    }
     const answer = work(key);
     if (answer === undefined) return undefined;
     if (this.#answers.size >= this.limit) this.#answers.delete(this.#answers.keys().next().value!);
-    this.#answers.set(key, answer);
+    // A copy of the key: a cookie's value may be a slice of its request's whole Cookie
+    // header (up to 16 KB), which the key would otherwise keep alive.
+    this.#answers.set(JSON.parse(JSON.stringify(key)) as string, answer);
     return answer;
   }
 }

@@ -38,7 +38,10 @@ export function createAdmission(
   const counted = new WeakMap<Request, Promise<boolean>>();
   let warned = false;
 
-  /** Asked up to three times a request; `req.secure` runs the TRUST_PROXY check each time. */
+  /**
+   * Asked twice a request (the form check, the layer) and once more by each save;
+   * `req.secure` runs the TRUST_PROXY check each time, so the answer is kept.
+   */
   const plainHttp = new WeakMap<Request, boolean>();
   const isPlainHttp = (req: Request): boolean => {
     if (!production) return false;

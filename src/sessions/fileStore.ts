@@ -79,17 +79,23 @@ const REWRITE = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const HEAD = /^\{"expiresAt":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/;
 const HEAD_LENGTH = '{"expiresAt":"2026-01-01T00:00:00.000Z"'.length;
 
+/** How every record begins: `{"expiresAt":"<ISO time>"` (HEAD's shape). */
+const recordHead = (expiresAt: number) => `{"expiresAt":"${new Date(expiresAt).toISOString()}"`;
+
 /**
  * A session's record on disk: its expiry first, where a reader of the file sees it, then the
- * data. `json` is the data as JSON when the caller has it: the expiry is put in front of it.
+ * data, as stringifySession makes it (from `json`, the data as JSON, when the caller has
+ * it). Data with an `expiresAt` of its own has it left out: the record's expiry is the truth.
  */
 function recordText(data: Partial<SessionData>, now: number, expiresAt: number, json?: string): string {
-  const expiry = new Date(expiresAt).toISOString();
-  if (json !== undefined && data.createdAt !== undefined && !("expiresAt" in data)) {
-    return `{"expiresAt":"${expiry}"${json === "{}" ? "}" : `,${json.slice(1)}`}`;
+  let body: string;
+  if ("expiresAt" in data) {
+    const { expiresAt: _stale, ...rest } = data as SessionData & { expiresAt?: unknown };
+    body = stringifySession(rest, now);
+  } else {
+    body = stringifySession(data, now, json);
   }
-  const { expiresAt: _stale, ...rest } = data as SessionData & { expiresAt?: unknown };
-  return stringifySession({ expiresAt: expiry, ...rest } as SessionData, now);
+  return body === "{}" ? `${recordHead(expiresAt)}}` : `${recordHead(expiresAt)},${body.slice(1)}`;
 }
 
 interface SessionRecord {
@@ -340,7 +346,7 @@ export class FileStore implements SessionStore {
     }
     const { fd, stats } = opened;
     try {
-      const head = `{"expiresAt":"${new Date(expiresAt).toISOString()}"`;
+      const head = recordHead(expiresAt);
       if (HEAD.test(head) && HEAD.test(readStart(fd, HEAD_LENGTH).toString("latin1"))) {
         writeAll(fd, Buffer.from(head), 0);
         futimesSync(fd, now / 1000, expiresAt / 1000);

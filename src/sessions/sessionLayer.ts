@@ -4,8 +4,8 @@
 // 1. Plain HTTP in production: nothing will be stored, and a form is refused (admission.ts).
 // 2. The cookie: parsed once, its HMAC checked once against every secret (the `s:` +
 //    cookie-signature format of express-session, so existing cookies stay valid), and the
-//    id checked for our exact shape (ids.ts). A cookie that passed is remembered (memo.ts),
-//    so its next requests skip the HMAC.
+//    id checked for our exact shape (ids.ts). A cookie that passed is remembered (memo.ts:
+//    the last 10,000 used), so its next requests skip the HMAC.
 // 3. The lock: one request at a time per session (lock.ts), taken before the record is read.
 // 4. The record: loaded; `req.session` and `req.sessionID` exposed. No record: a new
 //    session with a new id, stored only if something is put in it.
@@ -59,8 +59,6 @@ export interface SessionLayerDeps {
 
 type RequestSession = Session & Partial<SessionData>;
 
-/** How many correctly signed session cookies are remembered (a few MB at most). */
-const SIGNED_COOKIES_KEPT = 10_000;
 
 /** What the layer knows of one request's session. */
 interface RequestState {
@@ -105,11 +103,14 @@ export function plannedSessionCookie(req: Request): string | undefined {
   return states.get(req)?.decideCookie() ?? undefined;
 }
 
-/** The id of a correctly signed session cookie, and the index of the secret that signed it (0: the current one). */
-export function unsignSessionCookie(
-  value: string | undefined,
-  secrets: readonly string[],
-): { id: string; secretIndex: number } | undefined {
+/** A correctly signed session cookie: its id, and the index of the secret that signed it (0: the current one). */
+export interface SignedCookie {
+  id: string;
+  secretIndex: number;
+}
+
+/** The id a session cookie's value names, if it is correctly signed and well formed. */
+export function unsignSessionCookie(value: string | undefined, secrets: readonly string[]): SignedCookie | undefined {
   if (!value?.startsWith("s:")) return undefined;
   for (const [secretIndex, secret] of secrets.entries()) {
     const id = unsign(value.slice(2), secret);
@@ -131,7 +132,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
   const name = cookieName(config, "sid");
   const secure = config.env === "production";
   const lifetime = (session: RequestSession) => ttlMs(config, session, now());
-  const signedCookies = new Memo<{ id: string; secretIndex: number }>(SIGNED_COOKIES_KEPT);
+  const signedCookies = new Memo<SignedCookie>();
   const unsignOnce = (value: string) => unsignSessionCookie(value, config.sessionSecrets);
 
   return {

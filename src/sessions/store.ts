@@ -29,9 +29,9 @@ export interface SessionStore {
   /** The live session, or undefined when it is unknown, expired or unreadable. */
   get(id: string): Promise<Omit<StoredSession, "id"> | undefined>;
   /**
-   * Writes the session whole; it expires `ttlMs` from now. `json`, when given, is
-   * `JSON.stringify(data)` already made by the caller (the session layer compares it), so
-   * the store need not make it again.
+   * Writes the session whole; it expires `ttlMs` from now. `json`, when given, is the data
+   * as JSON already, written instead of `data` (the session layer gives the JSON it
+   * compared when it decided to save, so the record is exactly what it will compare with).
    */
   set(id: string, data: Partial<SessionData>, ttlMs: number, json?: string): Promise<void>;
   /** Pushes the expiry to `ttlMs` from now without writing the data; a deleted session stays deleted. */
