@@ -101,13 +101,18 @@ describe("the session cookie", () => {
   });
 });
 
+/** A session of one visit signed with "old-secret", and the app reopened with a new current secret. */
+async function rotatedAfterOneVisit() {
+  const before = makeTestApp({ SESSION_SECRET: "old-secret" });
+  await visits(before.agent());
+  const id = before.sessionFiles()[0]!;
+  await before.close();
+  return { t: reopen(before, { SESSION_SECRET: `${TEST_SECRET},old-secret` }), id };
+}
+
 describe("secret rotation", () => {
   test("re-signs the cookie once with the current secret, even on a visit that changes the session", async () => {
-    const before = makeTestApp({ SESSION_SECRET: "old-secret" });
-    await visits(before.agent());
-    const id = before.sessionFiles()[0]!;
-    await before.close();
-    const t = reopen(before, { SESSION_SECRET: `${TEST_SECRET},old-secret` });
+    const { t, id } = await rotatedAfterOneVisit();
     const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "old-secret"));
     expect(res.text).toContain('data-testid="visits">2<');
     const lines = sessionLines(res);
@@ -123,11 +128,7 @@ describe("secret rotation", () => {
 
 describe("a cookie seen before (its signature check is remembered)", () => {
   test("is re-signed again when the browser sends the old-secret cookie again", async () => {
-    const before = makeTestApp({ SESSION_SECRET: "old-secret" });
-    await visits(before.agent());
-    const id = before.sessionFiles()[0]!;
-    await before.close();
-    const t = reopen(before, { SESSION_SECRET: `${TEST_SECRET},old-secret` });
+    const { t, id } = await rotatedAfterOneVisit();
     for (const visit of [2, 3]) {
       // The answer to the first visit was lost: the browser still holds the old cookie.
       const res = await request(t.app).get("/").set("Cookie", signedCookie(id, "old-secret"));

@@ -6,7 +6,7 @@
 // whose work gives nothing (a cookie whose signature is wrong) is worked out every time.
 
 /** The default limit: with keys of about a hundred characters, a few MB at most. */
-export const MEMO_LIMIT = 10_000;
+const MEMO_LIMIT = 10_000;
 
 export class Memo<V> {
   readonly #answers = new Map<string, V>();

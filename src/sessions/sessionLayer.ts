@@ -59,7 +59,6 @@ export interface SessionLayerDeps {
 
 type RequestSession = Session & Partial<SessionData>;
 
-
 /** What the layer knows of one request's session. */
 interface RequestState {
   /** The id the cookie named, correctly signed and well formed. */
