@@ -15,6 +15,7 @@ import path from "node:path";
 import type { SessionData } from "express-session";
 import { FileStore } from "../src/sessions/fileStore";
 import { generateSessionId } from "../src/sessions/ids";
+import { MemoryStore } from "../src/sessions/memoryStore";
 import { tempDir } from "./helpers";
 
 const MINUTE = 60_000;
@@ -231,20 +232,50 @@ describe("FileStore", () => {
     const [mine, given, fresh, odd] = [1, 2, 3, 4].map(() => generateSessionId());
     const data = session({ visits: 2, createdAt: clock.now - MINUTE });
     await store.set(mine!, data, 30 * MINUTE);
-    await store.set(given!, data, 30 * MINUTE, JSON.stringify(data));
+    await store.set(given!, data, 30 * MINUTE, { json: JSON.stringify(data) });
     expect(readFileSync(fileOf(given!), "utf8")).toBe(readFileSync(fileOf(mine!), "utf8"));
     // The JSON given is what is written: the session as the layer compared it when it saved.
-    await store.set(given!, data, 30 * MINUTE, JSON.stringify({ ...data, visits: 3 }));
+    await store.set(given!, data, 30 * MINUTE, { json: JSON.stringify({ ...data, visits: 3 }) });
     expect(await store.read(given!)).toEqual({ ...data, visits: 3 });
     // A session never stored has no createdAt in its JSON yet: the store stamps it all the same.
     const unstamped = session({ visits: 1 });
-    await store.set(fresh!, unstamped, 30 * MINUTE, JSON.stringify(unstamped));
+    await store.set(fresh!, unstamped, 30 * MINUTE, { json: JSON.stringify(unstamped) });
     expect(await store.read(fresh!)).toEqual(session({ visits: 1, createdAt: clock.now }));
     // Data that names an `expiresAt` of its own cannot push the record's expiry aside.
     const named = { ...data, expiresAt: "2000-01-01T00:00:00.000Z" } as SessionData;
-    await store.set(odd!, named, 30 * MINUTE, JSON.stringify(named));
+    await store.set(odd!, named, 30 * MINUTE, { json: JSON.stringify(named) });
     expect(readFileSync(fileOf(odd!), "utf8")).toBe(readFileSync(fileOf(mine!), "utf8"));
     expect(await store.read(odd!)).toEqual(data);
+  });
+
+  test.each([
+    ["within a page", 1],
+    ["over a page (replaced by a rename)", 5_000],
+  ])(
+    "a session written back as loaded, %s, is rewritten, but not brought back once deleted",
+    async (_case, size) => {
+      const { store, fileOf, dir } = makeStore();
+      const id = generateSessionId();
+      const data = session({ name: "x".repeat(size) });
+      await store.write(id, data);
+      await store.set(id, { ...data, visits: 2 }, 30 * MINUTE, { existing: true });
+      expect(await store.read(id)).toMatchObject({ visits: 2 });
+      await store.destroy(id); // ended elsewhere (log-out everywhere) while a request held it
+      await store.set(id, { ...data, visits: 3 }, 30 * MINUTE, { existing: true });
+      expect(existsSync(fileOf(id))).toBe(false);
+      expect(readdirSync(dir).filter((name) => !name.startsWith("."))).toEqual([]);
+    },
+  );
+
+  test("the memory store, too, does not bring back a session deleted meanwhile", async () => {
+    const store = new MemoryStore();
+    const id = generateSessionId();
+    await store.set(id, session({ visits: 1 }), 30 * MINUTE);
+    await store.set(id, session({ visits: 2 }), 30 * MINUTE, { existing: true });
+    expect((await store.get(id))?.data).toMatchObject({ visits: 2 });
+    await store.destroy(id);
+    await store.set(id, session({ visits: 3 }), 30 * MINUTE, { existing: true });
+    expect(await store.get(id)).toBeUndefined();
   });
 
   test.each([

@@ -1,5 +1,6 @@
 // Sessions on Redis, against a real redis-server started here: two instances sharing
 // it, the lock and the throttle across them, the CLI, and Redis going away mid-run.
+import type { SessionData } from "express-session";
 import { createClient } from "redis";
 import { runSessionsCli } from "../src/sessions/cli";
 import {
@@ -163,6 +164,18 @@ describe("the per-session lock in Redis", () => {
     expect(show.out).not.toContain(id);
     expect((await run("clear-all", "--yes")).out).toMatch(/^Removed [1-9]\d* sessions?\.$/);
     expect(await t.storedIds()).toEqual([]);
+  });
+
+  test("a session written back as loaded is not brought back once deleted (SET XX)", async () => {
+    const store = t.storage.store;
+    const id = "B".repeat(43);
+    await store.set(id, { visits: 1 } as SessionData, 60_000);
+    await store.set(id, { visits: 2 } as SessionData, 60_000, { existing: true });
+    expect((await store.get(id))?.data).toMatchObject({ visits: 2 });
+    await store.destroy(id); // ended elsewhere meanwhile
+    await store.set(id, { visits: 3 } as SessionData, 60_000, { existing: true });
+    expect(await store.get(id)).toBeUndefined();
+    expect(await client.exists(`${t.config.redisPrefix}sess:${id}`)).toBe(0);
   });
 
   test("session keys live as long as the idle timeout", async () => {

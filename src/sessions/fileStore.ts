@@ -37,6 +37,7 @@ import {
   constants,
   fstatSync,
   futimesSync,
+  lstatSync,
   openSync,
   promises as fs,
   readSync,
@@ -50,7 +51,13 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { SessionData } from "express-session";
 import { isSessionId } from "./ids";
 import { SessionStoreUnavailable } from "./errors";
-import { stringifySession, type RecordInfo, type SessionStore, type StoredSession } from "./store";
+import {
+  stringifySession,
+  type RecordInfo,
+  type SessionStore,
+  type StoredSession,
+  type WriteOptions,
+} from "./store";
 
 export interface StoreLogger {
   warn(obj: object, msg: string): void;
@@ -126,6 +133,17 @@ class NotARegularFile extends Error {
   }
 }
 
+/** Whether a file (or a link) is there under this name. */
+function lexists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw err;
+  }
+}
+
 function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
 }
@@ -189,8 +207,8 @@ export class FileStore implements SessionStore {
       : undefined;
   }
 
-  async set(id: string, data: Partial<SessionData>, ttlMs: number, json?: string): Promise<void> {
-    this.writeNow(id, data, ttlMs, json);
+  async set(id: string, data: Partial<SessionData>, ttlMs: number, { json, existing }: WriteOptions = {}): Promise<void> {
+    this.writeNow(id, data, ttlMs, json, existing === true);
   }
 
   /** Pushes the expiry forward without touching the data; a deleted session stays deleted. */
@@ -255,44 +273,51 @@ export class FileStore implements SessionStore {
     }
   }
 
-  private writeNow(id: string, data: Partial<SessionData>, ttlMs: number, json?: string): void {
+  private writeNow(id: string, data: Partial<SessionData>, ttlMs: number, json: string | undefined, existing: boolean): void {
     const file = this.fileFor(id);
     if (!file) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
     const now = this.now();
     const expiresAt = now + ttlMs;
     try {
-      this.put(file, id, Buffer.from(recordText(data, now, expiresAt, json)), now, expiresAt);
+      this.put(file, id, Buffer.from(recordText(data, now, expiresAt, json)), now, expiresAt, existing);
     } catch (err) {
       throw new SessionStoreUnavailable("set", err);
     }
     this.reported.delete(file);
   }
 
-  private put(file: string, id: string, bytes: Buffer, now: number, expiresAt: number): void {
-    if (bytes.length > ONE_PAGE || !this.rewriteInPlace(file, bytes, now, expiresAt)) {
-      this.replace(file, id, bytes, now, expiresAt);
+  /** `existing`: only over a file that is still there (WriteOptions.existing). */
+  private put(file: string, id: string, bytes: Buffer, now: number, expiresAt: number, existing: boolean): void {
+    if (bytes.length <= ONE_PAGE) {
+      const done = this.rewriteInPlace(file, bytes, now, expiresAt, existing);
+      if (done !== "replace") return;
+    } else if (existing && !lexists(file)) {
+      return;
     }
+    this.replace(file, id, bytes, now, expiresAt);
   }
 
   /**
    * One write() of at most a page at offset 0, then the expiry hint. Creates the file when
-   * there is none. False when the file is larger than a page, or is not a regular file (a
-   * link, a FIFO): it is then replaced by a rename, which never goes through it.
+   * there is none, unless it must be `existing` (then nothing is written). "replace" when
+   * the file is larger than a page, or is not a regular file (a link, a FIFO): it is then
+   * replaced by a rename, which never goes through it.
    */
-  private rewriteInPlace(file: string, bytes: Buffer, now: number, expiresAt: number): boolean {
+  private rewriteInPlace(file: string, bytes: Buffer, now: number, expiresAt: number, existing: boolean): "done" | "replace" {
     let fd: number;
     try {
       fd = openSync(file, REWRITE);
     } catch (err) {
-      if (errorCode(err) === "ELOOP") return false; // a symbolic link
+      if (errorCode(err) === "ELOOP") return "replace"; // a symbolic link
       if (!isMissing(err)) throw err;
+      if (existing) return "done"; // ended elsewhere: it stays ended
       fd = openSync(file, "wx", 0o600); // O_EXCL: never through a link either
     }
     try {
       const stats = fstatSync(fd);
-      if (!stats.isFile() || stats.size > ONE_PAGE) return false;
+      if (!stats.isFile() || stats.size > ONE_PAGE) return "replace";
       this.overwrite(fd, stats.size, bytes, now, expiresAt);
-      return true;
+      return "done";
     } finally {
       closeSync(fd);
     }

@@ -3,7 +3,7 @@
 // other stores, on the same injectable clock, and it stores JSON text so that a request
 // never shares objects with the record.
 import type { SessionData } from "express-session";
-import { stringifySession, type RecordInfo, type SessionStore, type StoredSession } from "./store";
+import { stringifySession, type RecordInfo, type SessionStore, type StoredSession, type WriteOptions } from "./store";
 
 export class MemoryStore implements SessionStore {
   readonly kind = "memory";
@@ -19,7 +19,8 @@ export class MemoryStore implements SessionStore {
     return record && { data: JSON.parse(record.json) as SessionData, expiresAt: record.expiresAt };
   }
 
-  async set(id: string, data: Partial<SessionData>, ttlMs: number, json?: string) {
+  async set(id: string, data: Partial<SessionData>, ttlMs: number, { json, existing }: WriteOptions = {}) {
+    if (existing && !this.live(id)) return;
     const now = this.now();
     this.records.set(id, { json: stringifySession(data, now, json), expiresAt: now + ttlMs });
   }

@@ -124,10 +124,13 @@ export function createRedisStorage(config: Config, deps: StorageDeps): SessionSt
         return undefined; // not a record of ours: no session
       }
     },
-    async set(id, data, ttlMs, json) {
+    async set(id, data, ttlMs, { json, existing } = {}) {
       if (!isSessionId(id)) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
       const text = stringifySession(data, now(), json);
-      await guarded("set", () => client.set(sessionKey(id), text, { PX: Math.max(1, Math.round(ttlMs)) }));
+      const expiration = { type: "PX", value: Math.max(1, Math.round(ttlMs)) } as const;
+      // XX: only over a key that is still there (WriteOptions.existing).
+      const options = existing ? { expiration, condition: "XX" as const } : { expiration };
+      await guarded("set", () => client.set(sessionKey(id), text, options));
     },
     async touch(id, ttlMs) {
       if (!isSessionId(id)) return;

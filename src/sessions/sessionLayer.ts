@@ -300,7 +300,9 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       state.dropped = true;
       return false;
     }
-    await store.set(req.sessionID, session, lifetime(session), json);
+    // A session this request loaded is written back only if it is still stored: one ended
+    // elsewhere meanwhile (log-out everywhere, a revoke) stays ended.
+    await store.set(req.sessionID, session, lifetime(session), { json, existing: state.stored });
     state.stored = true;
     state.saved = json;
     state.fresh = true;

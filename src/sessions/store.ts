@@ -24,16 +24,27 @@ export interface RecordInfo {
   ttlSeconds?: number;
 }
 
+/** How the session layer asks for a write. */
+export interface WriteOptions {
+  /**
+   * The data as JSON already, written instead of `data` (the session layer gives the JSON it
+   * compared when it decided to save, so the record is exactly what it will compare with).
+   */
+  json?: string;
+  /**
+   * The record was loaded (or written) by this request: it is replaced only if it is still
+   * there. A session ended elsewhere meanwhile (log-out everywhere, a revoke, the sweep)
+   * stays ended: a request that loaded it before does not bring it back.
+   */
+  existing?: boolean;
+}
+
 export interface SessionStore {
   readonly kind: SessionStoreKind;
   /** The live session, or undefined when it is unknown, expired or unreadable. */
   get(id: string): Promise<Omit<StoredSession, "id"> | undefined>;
-  /**
-   * Writes the session whole; it expires `ttlMs` from now. `json`, when given, is the data
-   * as JSON already, written instead of `data` (the session layer gives the JSON it
-   * compared when it decided to save, so the record is exactly what it will compare with).
-   */
-  set(id: string, data: Partial<SessionData>, ttlMs: number, json?: string): Promise<void>;
+  /** Writes the session whole; it expires `ttlMs` from now. */
+  set(id: string, data: Partial<SessionData>, ttlMs: number, options?: WriteOptions): Promise<void>;
   /** Pushes the expiry to `ttlMs` from now without writing the data; a deleted session stays deleted. */
   touch(id: string, ttlMs: number): Promise<void>;
   destroy(id: string): Promise<void>;
