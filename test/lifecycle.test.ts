@@ -3,6 +3,7 @@
 import { unsign } from "cookie-signature";
 import request from "supertest";
 import { EXPIRED_MESSAGE } from "../src/auth/loginSessions";
+import { createLogins, SEEN_GRANULARITY_MS } from "../src/auth/logins";
 import {
   cookiePair,
   csrfOf,
@@ -176,6 +177,20 @@ describe("a log-in ended elsewhere", () => {
     expect(await isLoggedIn(phone)).toBe(false);
     expect(await t.storedIds()).not.toContain(phoneId);
     expect(await isLoggedIn(laptop)).toBe(true);
+  });
+});
+
+describe("a log-in row deleted behind the app's back", () => {
+  test("(not through a log-out or a revoke, which delete the session too) ends the session within a minute", async () => {
+    const { t, advance } = appWithClock();
+    const agent = t.agent();
+    await signUp(agent, "behind");
+    await visits(agent); // its log-in found live: the next minute's page views do not ask again
+    const [id] = await t.storedIds();
+    await createLogins(t.db).remove(id!);
+    advance(SEEN_GRANULARITY_MS);
+    expect(await isLoggedIn(agent)).toBe(false);
+    expect(await t.storedIds()).not.toContain(id);
   });
 });
 

@@ -1,6 +1,7 @@
 // PostgreSQL frozen (SIGSTOP, then SIGCONT), then really stopped and started again, under a
 // running app: pages that need the database answer 503 with Retry-After within the pool's
-// timeouts, pages that do not (the counter, an anonymous cart) keep working, nothing
+// timeouts, pages that do not (the counter, an anonymous cart, the pages of a log-in
+// confirmed less than a minute ago) keep working, nothing
 // hangs or crashes, and everything comes back without a restart, with its data.
 import {
   csrfOf,
@@ -114,6 +115,11 @@ describe("PostgreSQL paused, then stopped, under a running app", () => {
       await duringAnOutage();
       // "Your session expired" needs the database; the counter does not, so it is served.
       expect((await within(returning.get("/"))).status).toBe(200);
+      // A log-in found live in the database less than a minute ago: its pages are served
+      // from the session alone; its forms, which may change something, wait for the database.
+      expect((await secretPage(member)).status).toBe(200);
+      const _csrf = await csrfOf(member, "/");
+      expect((await within(member.post("/logout").type("form").send({ _csrf }))).status).toBe(503);
     } finally {
       postgres.resume();
     }

@@ -5,10 +5,11 @@ import type { NextFunction, Request, Response } from "express";
 import type { Config } from "../config";
 import { isDatabaseOutage } from "../db";
 import { flash } from "../http/flash";
+import { Memo } from "../http/memo";
 import { isPastAbsoluteDeadline, loginRecord, ttlMs } from "../sessions/lifetime";
 import { destroySession, regenerateSession } from "../sessions/promises";
 import type { SessionStorage } from "../sessions/storage";
-import type { Login, Logins } from "./logins";
+import { SEEN_GRANULARITY_MS, type Login, type Logins } from "./logins";
 import type { User } from "./users";
 
 export const EXPIRED_MESSAGE = "Your session expired. Please log in again.";
@@ -26,7 +27,17 @@ export interface LoginSessionsDeps {
 export type LoginSessions = ReturnType<typeof createLoginSessions>;
 
 export function createLoginSessions({ config, logins, storage, now, onError }: LoginSessionsDeps) {
-  /** Deletes a session's record and its index row; the row first, as it is what counts. */
+  /** When this process last read each session's row and found its log-in live. */
+  const confirmed = new Memo<number>();
+  /** A GET or HEAD of a session whose row was read here within SEEN_GRANULARITY_MS. */
+  const confirmedLately = (req: Request, at: number) =>
+    (req.method === "GET" || req.method === "HEAD") &&
+    at - (confirmed.get(req.sessionID) ?? -Infinity) < SEEN_GRANULARITY_MS;
+
+  /**
+   * Deletes a session's index row, which forms (and page views once a minute) read, then its
+   * record, which every request loads.
+   */
   async function endOne(sessionId: string): Promise<void> {
     await logins.remove(sessionId);
     await storage.store.destroy(sessionId).catch((err) => onError(err, "could not delete an ended session"));
@@ -111,11 +122,18 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
      * - a logged-in session whose index row is gone was ended elsewhere (log-out, revoke,
      *   password change) while this request waited: it does not come back to life;
      * - otherwise the index row records the access (at most once a minute).
+     * A GET or HEAD of a session whose row this process read less than a minute ago skips
+     * the read (a SQLite query, or a round trip to PostgreSQL, on nearly every page): an
+     * ending elsewhere deletes the record too, and the session layer never writes back a
+     * record that is gone, so such a session is not loaded in the first place. A request
+     * that may change something (a form) always reads the row: its body may have been on
+     * the way while the session was ended.
      */
     async check(req: Request, _res: Response, next: NextFunction): Promise<void> {
       const at = now();
       const session = req.session;
       if (session.login) {
+        if (!isPastAbsoluteDeadline(session, at) && confirmedLately(req, at)) return next();
         const login = await logins.find(req.sessionID);
         if (isPastAbsoluteDeadline(session, at) || !login || login.userId !== session.user?.id) {
           const expired = login !== undefined;
@@ -124,6 +142,7 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
           if (expired) flash(req, "info", EXPIRED_MESSAGE);
         } else {
           await logins.seen(login, at, at + ttlMs(config, session, at));
+          confirmed.set(req.sessionID, at);
         }
       } else if (req.cookieSessionId && req.cookieSessionId !== req.sessionID) {
         // Only to say "your session expired": with the database down, an anonymous page

@@ -1,9 +1,12 @@
-// A remembered answer for work that gives the same answer for the same key for as long as
-// the process runs (an HMAC under the secrets it started with), and that a request would
-// otherwise redo each time: the session cookie's signature check, the page's CSRF token.
-// It keeps at most `limit` answers, the least recently used going first, so a client that
-// sends new keys costs at most `limit` entries of memory. Only answers are kept: a key
-// whose work gives nothing (a cookie whose signature is wrong) is worked out every time.
+// A bounded memory of answers, the least recently used forgotten first, so a client that
+// sends new keys costs at most `limit` entries. Two uses:
+// - work that gives the same answer for the same key for as long as the process runs (an
+//   HMAC under the secrets it started with), which a request would otherwise redo each
+//   time: the session cookie's signature check, the page's CSRF token (`answer`). Only
+//   answers are kept: a key whose work gives nothing (a cookie whose signature is wrong) is
+//   worked out every time;
+// - what a request saw last, kept for the next ones (`get`, `set`): when a session's log-in
+//   was last confirmed in the database.
 
 /** The default limit: with keys of about a hundred characters, a few MB at most. */
 const MEMO_LIMIT = 10_000;
@@ -17,21 +20,33 @@ export class Memo<V> {
     return this.#answers.size;
   }
 
-  /** The answer for `key`: remembered, or worked out now (and remembered unless undefined). */
-  answer(key: string, work: (key: string) => V | undefined): V | undefined {
+  /** What is kept for `key`, if anything; it becomes the most recently used. */
+  get(key: string): V | undefined {
     const known = this.#answers.get(key);
     if (known !== undefined) {
       // Used again: it moves to the back of the line, the last to be forgotten.
       this.#answers.delete(key);
       this.#answers.set(key, known);
-      return known;
     }
-    const answer = work(key);
-    if (answer === undefined) return undefined;
-    if (this.#answers.size >= this.limit) this.#answers.delete(this.#answers.keys().next().value!);
+    return known;
+  }
+
+  /** Keeps `value` for `key`, forgetting the least recently used entry if the memo is full. */
+  set(key: string, value: V): void {
+    if (!this.#answers.delete(key) && this.#answers.size >= this.limit) {
+      this.#answers.delete(this.#answers.keys().next().value!);
+    }
     // A copy of the key: a cookie's value may be a slice of its request's whole Cookie
     // header (up to 16 KB), which the key would otherwise keep alive.
-    this.#answers.set(JSON.parse(JSON.stringify(key)) as string, answer);
+    this.#answers.set(JSON.parse(JSON.stringify(key)) as string, value);
+  }
+
+  /** The answer for `key`: remembered, or worked out now (and remembered unless undefined). */
+  answer(key: string, work: (key: string) => V | undefined): V | undefined {
+    const known = this.get(key);
+    if (known !== undefined) return known;
+    const answer = work(key);
+    if (answer !== undefined) this.set(key, answer);
     return answer;
   }
 }
