@@ -33,4 +33,16 @@ describe("Memo", () => {
     expect(worked).toEqual(["a", "bb", "ccc", "dddd", "bb"]);
     expect(memo.size).toBe(3);
   });
+
+  test("set replaces a key's value without pushing another out; delete forgets it", () => {
+    const memo = new Memo<number>(2);
+    memo.set("a", 1);
+    memo.set("b", 2);
+    memo.set("a", 3); // a known key: nothing is forgotten for it
+    expect([memo.get("a"), memo.get("b"), memo.size]).toEqual([3, 2, 2]);
+    memo.set("c", 4); // a new one: "a", used least recently, goes
+    expect([memo.get("a"), memo.get("b"), memo.get("c")]).toEqual([undefined, 2, 4]);
+    memo.delete("b");
+    expect([memo.get("b"), memo.size]).toEqual([undefined, 1]);
+  });
 });

@@ -170,10 +170,10 @@ describe("the per-session lock in Redis", () => {
     const store = t.storage.store;
     const id = "B".repeat(43);
     await store.set(id, { visits: 1 } as SessionData, 60_000);
-    await store.set(id, { visits: 2 } as SessionData, 60_000, { existing: true });
+    expect(await store.set(id, { visits: 2 } as SessionData, 60_000, { existing: true })).toBe(true);
     expect((await store.get(id))?.data).toMatchObject({ visits: 2 });
     await store.destroy(id); // ended elsewhere meanwhile
-    await store.set(id, { visits: 3 } as SessionData, 60_000, { existing: true });
+    expect(await store.set(id, { visits: 3 } as SessionData, 60_000, { existing: true })).toBe(false);
     expect(await store.get(id)).toBeUndefined();
     expect(await client.exists(`${t.config.redisPrefix}sess:${id}`)).toBe(0);
   });

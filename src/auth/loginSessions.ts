@@ -9,10 +9,15 @@ import { Memo } from "../http/memo";
 import { isPastAbsoluteDeadline, loginRecord, ttlMs } from "../sessions/lifetime";
 import { destroySession, regenerateSession } from "../sessions/promises";
 import type { SessionStorage } from "../sessions/storage";
-import { SEEN_GRANULARITY_MS, type Login, type Logins } from "./logins";
+import type { Login, Logins } from "./logins";
 import type { User } from "./users";
 
 export const EXPIRED_MESSAGE = "Your session expired. Please log in again.";
+/**
+ * How long a page view (GET, HEAD) trusts that a log-in this process found live in the
+ * database is still live, without asking again (see `check`).
+ */
+export const LOGIN_RECHECK_MS = 60_000;
 /** What belongs to the visitor rather than to the log-in, and so survives it. */
 const KEPT_ACROSS_LOGIN = ["visits", "cart"] as const;
 
@@ -29,16 +34,20 @@ export type LoginSessions = ReturnType<typeof createLoginSessions>;
 export function createLoginSessions({ config, logins, storage, now, onError }: LoginSessionsDeps) {
   /** When this process last read each session's row and found its log-in live. */
   const confirmed = new Memo<number>();
-  /** A GET or HEAD of a session whose row was read here within SEEN_GRANULARITY_MS. */
-  const confirmedLately = (req: Request, at: number) =>
-    (req.method === "GET" || req.method === "HEAD") &&
-    at - (confirmed.get(req.sessionID) ?? -Infinity) < SEEN_GRANULARITY_MS;
+  /** A GET or HEAD of a session whose row was read here within LOGIN_RECHECK_MS (and not in the future). */
+  const confirmedLately = (req: Request, at: number) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return false;
+    const seen = confirmed.get(req.sessionID);
+    return seen !== undefined && seen <= at && at - seen < LOGIN_RECHECK_MS;
+  };
 
   /**
    * Deletes a session's index row, which forms (and page views once a minute) read, then its
-   * record, which every request loads.
+   * record, which every request loads. Should the record stay (the store failed), this
+   * process's next page view of it reads the row again, and ends it.
    */
   async function endOne(sessionId: string): Promise<void> {
+    confirmed.delete(sessionId);
     await logins.remove(sessionId);
     await storage.store.destroy(sessionId).catch((err) => onError(err, "could not delete an ended session"));
   }
@@ -68,7 +77,10 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
       );
       const previous = req.session.user !== undefined ? req.sessionID : undefined;
       await regenerateSession(req);
-      if (previous) await logins.remove(previous);
+      if (previous) {
+        confirmed.delete(previous);
+        await logins.remove(previous);
+      }
       const at = now();
       Object.assign(req.session, kept);
       req.session.user = { id: user.id, name: user.username };
@@ -84,6 +96,7 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
       const maxAge = cookie.maxAge;
       const previous = req.sessionID;
       await regenerateSession(req);
+      confirmed.delete(previous);
       await logins.remove(previous);
       Object.assign(req.session, data);
       if (maxAge) req.session.cookie.maxAge = maxAge;
@@ -92,6 +105,7 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
 
     /** Log-out: the record and its index row are deleted. */
     async end(req: Request): Promise<void> {
+      confirmed.delete(req.sessionID);
       await logins.remove(req.sessionID);
       await destroySession(req);
     },
@@ -122,12 +136,14 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
      * - a logged-in session whose index row is gone was ended elsewhere (log-out, revoke,
      *   password change) while this request waited: it does not come back to life;
      * - otherwise the index row records the access (at most once a minute).
-     * A GET or HEAD of a session whose row this process read less than a minute ago skips
-     * the read (a SQLite query, or a round trip to PostgreSQL, on nearly every page): an
-     * ending elsewhere deletes the record too, and the session layer never writes back a
-     * record that is gone, so such a session is not loaded in the first place. A request
-     * that may change something (a form) always reads the row: its body may have been on
-     * the way while the session was ended.
+     * A GET or HEAD of a session whose row this process read less than LOGIN_RECHECK_MS
+     * ago skips the read (a SQLite query, or a round trip to PostgreSQL, on nearly every
+     * page). Ending a log-in through the app deletes its record too, and the session layer
+     * never writes back a record that is gone, so an ended session is not loaded again; a
+     * record that outlives its row (its delete failed, a row deleted outside the app) is
+     * ended by the next read, within LOGIN_RECHECK_MS in each process. A request that may
+     * change something (a form) always reads the row: its body may have been on the way
+     * while the session was ended.
      */
     async check(req: Request, _res: Response, next: NextFunction): Promise<void> {
       const at = now();
@@ -137,6 +153,7 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
         const login = await logins.find(req.sessionID);
         if (isPastAbsoluteDeadline(session, at) || !login || login.userId !== session.user?.id) {
           const expired = login !== undefined;
+          confirmed.delete(req.sessionID);
           await logins.remove(req.sessionID);
           await regenerateSession(req); // deletes the record; an empty session, new id
           if (expired) flash(req, "info", EXPIRED_MESSAGE);

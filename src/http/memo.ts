@@ -41,6 +41,11 @@ export class Memo<V> {
     this.#answers.set(JSON.parse(JSON.stringify(key)) as string, value);
   }
 
+  /** Forgets `key`. */
+  delete(key: string): void {
+    this.#answers.delete(key);
+  }
+
   /** The answer for `key`: remembered, or worked out now (and remembered unless undefined). */
   answer(key: string, work: (key: string) => V | undefined): V | undefined {
     const known = this.get(key);

@@ -207,8 +207,8 @@ export class FileStore implements SessionStore {
       : undefined;
   }
 
-  async set(id: string, data: Partial<SessionData>, ttlMs: number, { json, existing }: WriteOptions = {}): Promise<void> {
-    this.writeNow(id, data, ttlMs, json, existing === true);
+  async set(id: string, data: Partial<SessionData>, ttlMs: number, { json, existing }: WriteOptions = {}): Promise<boolean> {
+    return this.writeNow(id, data, ttlMs, json, existing === true);
   }
 
   /** Pushes the expiry forward without touching the data; a deleted session stays deleted. */
@@ -273,51 +273,61 @@ export class FileStore implements SessionStore {
     }
   }
 
-  private writeNow(id: string, data: Partial<SessionData>, ttlMs: number, json: string | undefined, existing: boolean): void {
+  /** False when the file had to be `existing` and was gone. */
+  private writeNow(id: string, data: Partial<SessionData>, ttlMs: number, json: string | undefined, existing: boolean): boolean {
     const file = this.fileFor(id);
     if (!file) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
     const now = this.now();
     const expiresAt = now + ttlMs;
+    let written: boolean;
     try {
-      this.put(file, id, Buffer.from(recordText(data, now, expiresAt, json)), now, expiresAt, existing);
+      written = this.put(file, id, Buffer.from(recordText(data, now, expiresAt, json)), now, expiresAt, existing);
     } catch (err) {
       throw new SessionStoreUnavailable("set", err);
     }
     this.reported.delete(file);
+    return written;
   }
 
-  /** `existing`: only over a file that is still there (WriteOptions.existing). */
-  private put(file: string, id: string, bytes: Buffer, now: number, expiresAt: number, existing: boolean): void {
+  /** `existing`: only over a file that is still there (WriteOptions.existing); false if it was gone. */
+  private put(file: string, id: string, bytes: Buffer, now: number, expiresAt: number, existing: boolean): boolean {
     if (bytes.length <= ONE_PAGE) {
       const done = this.rewriteInPlace(file, bytes, now, expiresAt, existing);
-      if (done !== "replace") return;
+      if (done !== "replace") return done === "written";
     } else if (existing && !lexists(file)) {
-      return;
+      return false;
     }
     this.replace(file, id, bytes, now, expiresAt);
+    return true;
   }
 
   /**
    * One write() of at most a page at offset 0, then the expiry hint. Creates the file when
-   * there is none, unless it must be `existing` (then nothing is written). "replace" when
+   * there is none, unless it must be `existing` ("gone": nothing is written). "replace" when
    * the file is larger than a page, or is not a regular file (a link, a FIFO): it is then
    * replaced by a rename, which never goes through it.
    */
-  private rewriteInPlace(file: string, bytes: Buffer, now: number, expiresAt: number, existing: boolean): "done" | "replace" {
+  private rewriteInPlace(
+    file: string,
+    bytes: Buffer,
+    now: number,
+    expiresAt: number,
+    existing: boolean,
+  ): "written" | "gone" | "replace" {
     let fd: number;
     try {
       fd = openSync(file, REWRITE);
     } catch (err) {
       if (errorCode(err) === "ELOOP") return "replace"; // a symbolic link
       if (!isMissing(err)) throw err;
-      if (existing) return "done"; // ended elsewhere: it stays ended
+      if (existing) return "gone"; // ended elsewhere: it stays ended
       fd = openSync(file, "wx", 0o600); // O_EXCL: never through a link either
     }
     try {
       const stats = fstatSync(fd);
       if (!stats.isFile() || stats.size > ONE_PAGE) return "replace";
       this.overwrite(fd, stats.size, bytes, now, expiresAt);
-      return "done";
+      return "written";
     } finally {
       closeSync(fd);
     }

@@ -20,9 +20,10 @@ export class MemoryStore implements SessionStore {
   }
 
   async set(id: string, data: Partial<SessionData>, ttlMs: number, { json, existing }: WriteOptions = {}) {
-    if (existing && !this.live(id)) return;
+    if (existing && !this.live(id)) return false;
     const now = this.now();
     this.records.set(id, { json: stringifySession(data, now, json), expiresAt: now + ttlMs });
+    return true;
   }
 
   async touch(id: string, ttlMs: number) {

@@ -130,7 +130,7 @@ export function createRedisStorage(config: Config, deps: StorageDeps): SessionSt
       const expiration = { type: "PX", value: Math.max(1, Math.round(ttlMs)) } as const;
       // XX: only over a key that is still there (WriteOptions.existing).
       const options = existing ? { expiration, condition: "XX" as const } : { expiration };
-      await guarded("set", () => client.set(sessionKey(id), text, options));
+      return (await guarded("set", () => client.set(sessionKey(id), text, options))) !== null;
     },
     async touch(id, ttlMs) {
       if (!isSessionId(id)) return;

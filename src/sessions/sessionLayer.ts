@@ -292,7 +292,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     return setCookieLine(config, name, value, session.cookie.maxAge, now());
   }
 
-  /** Writes the session now, if it may be stored at all; false if it may not. */
+  /** Writes the session now, if it may be stored at all; false if it may not, or is stored no more. */
   async function save(req: Request, state: RequestState, json: string): Promise<boolean> {
     const session = req.session as RequestSession;
     if (state.dropped) return false;
@@ -301,8 +301,12 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       return false;
     }
     // A session this request loaded is written back only if it is still stored: one ended
-    // elsewhere meanwhile (log-out everywhere, a revoke) stays ended.
-    await store.set(req.sessionID, session, lifetime(session), { json, existing: state.stored });
+    // elsewhere meanwhile (log-out everywhere, a revoke) stays ended, and gets no cookie.
+    if (!(await store.set(req.sessionID, session, lifetime(session), { json, existing: state.stored }))) {
+      state.stored = false;
+      state.dropped = true;
+      return false;
+    }
     state.stored = true;
     state.saved = json;
     state.fresh = true;

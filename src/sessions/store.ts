@@ -43,8 +43,11 @@ export interface SessionStore {
   readonly kind: SessionStoreKind;
   /** The live session, or undefined when it is unknown, expired or unreadable. */
   get(id: string): Promise<Omit<StoredSession, "id"> | undefined>;
-  /** Writes the session whole; it expires `ttlMs` from now. */
-  set(id: string, data: Partial<SessionData>, ttlMs: number, options?: WriteOptions): Promise<void>;
+  /**
+   * Writes the session whole; it expires `ttlMs` from now. Resolves to false when asked for
+   * an `existing` record that is gone (nothing is written then), true otherwise.
+   */
+  set(id: string, data: Partial<SessionData>, ttlMs: number, options?: WriteOptions): Promise<boolean>;
   /** Pushes the expiry to `ttlMs` from now without writing the data; a deleted session stays deleted. */
   touch(id: string, ttlMs: number): Promise<void>;
   destroy(id: string): Promise<void>;
