@@ -1,8 +1,8 @@
 // PostgreSQL frozen (SIGSTOP, then SIGCONT), then really stopped and started again, under a
 // running app: pages that need the database answer 503 with Retry-After within the pool's
 // timeouts, pages that do not (the counter, an anonymous cart, the pages of a log-in
-// confirmed less than a minute ago) keep working, nothing
-// hangs or crashes, and everything comes back without a restart, with its data.
+// confirmed less than a minute ago) keep working, nothing hangs or crashes, and everything
+// comes back without a restart, with its data.
 import {
   csrfOf,
   makeTestApp,
