@@ -149,9 +149,10 @@ export function createLoginSessions({ config, logins, storage, now, onError }: L
       const at = now();
       const session = req.session;
       if (session.login) {
-        if (!isPastAbsoluteDeadline(session, at) && confirmedLately(req, at)) return next();
+        const pastDeadline = isPastAbsoluteDeadline(session, at);
+        if (!pastDeadline && confirmedLately(req, at)) return next();
         const login = await logins.find(req.sessionID);
-        if (isPastAbsoluteDeadline(session, at) || !login || login.userId !== session.user?.id) {
+        if (pastDeadline || !login || login.userId !== session.user?.id) {
           const expired = login !== undefined;
           confirmed.delete(req.sessionID);
           await logins.remove(req.sessionID);
