@@ -1,7 +1,9 @@
-// npm run bench:profile -- <file|memory|redis|off|none|layers> [path] [seconds]: one
-// handstamp server under the bench's load (100 logged-in sessions, 50 connections), or the
-// bench's reference servers: handstamp with its session layer and CSRF token off ("off"),
-// the bare page alone ("none") or with handstamp's headers and log ("layers"), under
+// npm run bench:profile -- <file|memory|redis|off|lean-link|lean-min|none|layers> [path]
+// [seconds]: one handstamp server under the bench's load (100 logged-in sessions, 50
+// connections), or the bench's reference servers: handstamp with its session layer and CSRF
+// token off ("off"), or with the leanest layer in place of its own ("lean-link", "lean-min":
+// bench/servers/leanLayer.ts, their sessions from its /bench-login), the bare page alone
+// ("none") or with handstamp's headers and log ("layers"), under
 // node --cpu-prof. Prints where the main thread's time went, as shares and µs per request:
 // by part of the request (Node's HTTP, headers, log, session layer, store, lock, render...),
 // by package and by function. The start-up and the 100 log-ins before the load are in the
@@ -18,9 +20,14 @@ import { wrk, writeCookies } from "./load";
 
 const OUT = path.join(ROOT, "bench", "results", "profiles");
 const [store = "file", pathname = "/", seconds = "10"] = process.argv.slice(2);
-/** The bench's reference servers that can be profiled instead of handstamp (no log-ins): script, environment. */
+/**
+ * The bench's reference servers that can be profiled instead of handstamp: script,
+ * environment. Only the lean layers have sessions (from their /bench-login).
+ */
 const REFERENCES: Record<string, [string, Record<string, string>]> = {
   off: ["layerOff.ts", {}],
+  "lean-link": ["leanLayer.ts", { BENCH_LEAN: "link" }],
+  "lean-min": ["leanLayer.ts", { BENCH_LEAN: "min" }],
   none: ["noSession.ts", {}],
   layers: ["noSession.ts", { BENCH_APP_LAYERS: "1" }],
 };
@@ -52,7 +59,7 @@ const PARTS: [RegExp, string][] = [
   [/dist\/http\/csrf\.js/, "CSRF token"],
   [/dist\/http\/flash\.js/, "flash messages"],
   [
-    /dist\/sessions\/(sessionLayer|session|cookies)\.js|on-headers/,
+    /dist\/sessions\/(sessionLayer|session|cookies)\.js|on-headers|bench\/servers\/leanLayer/,
     "session layer (cookie, load, save, Set-Cookie)",
   ],
   [/dist\/auth\/loginSessions\.js/, "log-in check"],
@@ -181,7 +188,13 @@ async function main() {
       });
   const url = await server.listening;
   const cookies: string[] = [];
-  if (!reference) {
+  if (reference?.[1].BENCH_LEAN) {
+    for (let i = 0; i < 100; i++) {
+      const response = await fetch(url + "/bench-login");
+      await response.arrayBuffer();
+      cookies.push(response.headers.get("set-cookie")!.split(";")[0]!);
+    }
+  } else if (!reference) {
     const cookieName = siteCookieName(parseConfig(env), "sid");
     await postCredentials(url, cookieName, "/signup");
     for (let i = 0; i < 100; i++) cookies.push(await postCredentials(url, cookieName, "/login"));

@@ -168,6 +168,11 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
           "",
         ],
         [
+          "lean-link",
+          "same app, the leanest layer as handstamp's now (cross-process lock; cookie HMAC and log-in row remembered)",
+          "link",
+        ],
+        [
           "lean-min",
           "same app, the leanest layer without the cross-process lock, log-in check or per-request cookie HMAC",
           "min",
@@ -176,6 +181,31 @@ function contenders(work: string): { all: Contender[]; skipped: string[] } {
     ).map(([key, label, lean]): Contender => ({
       ...handstamp(key, label, { SESSION_STORE: "file", BENCH_LEAN: lean }),
       script: path.join(__dirname, "servers", "leanLayer.ts"),
+      options: {},
+      sessions: "bench-login",
+      lean: true,
+    })),
+    ...(
+      [
+        [
+          "lean-link-2",
+          "same app, the leanest layer as handstamp's now, in 2 workers (node:cluster)",
+          "link",
+        ],
+        [
+          "lean-min-2",
+          "same app, the leanest layer without a lock across workers (so not a correct one), in 2 workers",
+          "min",
+        ],
+      ] as const
+    ).map(([key, label, lean]): Contender => ({
+      ...handstamp(key, label, {
+        SESSION_STORE: "file",
+        BENCH_LEAN: lean,
+        BENCH_WORKERS: "2",
+        BENCH_SCRIPT: path.join(__dirname, "servers", "leanLayer.ts"),
+      }),
+      script: path.join(__dirname, "servers", "workers.ts"),
       options: {},
       sessions: "bench-login",
       lean: true,
@@ -662,10 +692,37 @@ async function main(): Promise<void> {
       (key) =>
         `| ${label(key)} | ${ratio(c(key)!.rps, c("layers")!.rps)} | ${Math.round(c(key)!.cpuUs)} (${Math.round(c(key)!.sysUs)}) |`,
     );
-    const leanRows = ["file", ...all.filter((x) => x.lean).map((x) => x.key)].map(
+    const leanRows = ["file", ...all.filter((x) => x.lean && !x.env.BENCH_WORKERS).map((x) => x.key)].map(
       (key) =>
         `| ${label(key)} | ${ratio(c(key)!.rps, c("off")!.rps)} | ${Math.round(c(key)!.cpuUs)} (${Math.round(c(key)!.sysUs)}) |`,
     );
+    /** Each throughput target, for handstamp and for the leanest layer doing what handstamp's does now. */
+    const leanest = (what: string, ours: string, lean: string, versus: string, min: number) => {
+      const [x, y, z] = [c(ours), c(lean), c(versus)];
+      const measured = (m: { rps: number } | undefined) =>
+        m && z ? `${ratio(m.rps, z.rps)}${m.rps / z.rps >= min ? "" : " (short)"}` : "not measured";
+      return `| ${what} | ≥ ${min}× | ${measured(x)} | ${measured(y)} |`;
+    };
+    const leanTargets = [
+      leanest("One process vs tutorial stack", "file", "lean-link", "tutorial", 2),
+      leanest("One process vs the same app with its session layer off", "file", "lean-link", "off", 0.7),
+      leanest("Two workers vs tutorial stack", "cluster", "lean-link-2", "tutorial", 3),
+      leanest("Two workers vs Flask + Flask-Session (gunicorn -w 2)", "cluster", "lean-link-2", "flask", 2),
+      leanest(
+        "Two workers vs tutorial stack, no lock across workers (an upper bound)",
+        "cluster",
+        "lean-min-2",
+        "tutorial",
+        3,
+      ),
+      leanest(
+        "Two workers vs Flask, no lock across workers (an upper bound)",
+        "cluster",
+        "lean-min-2",
+        "flask",
+        2,
+      ),
+    ];
     const p50 = unknownSummary.get("file")!.p50;
     checks.push(
       atLeast("Counter page, file store vs memory store", "file", "memory", 0.9),
@@ -718,6 +775,12 @@ async function main(): Promise<void> {
       "| contender | vs same app, session layer off | server CPU µs/req (kernel) |",
       "| --- | ---: | ---: |",
       ...leanRows,
+      "",
+      "## The throughput targets, for handstamp and for the leanest layer doing what handstamp's does now (`lean-link`: lock across processes, record read and written back, HMAC and log-in row remembered; in two workers for the two-worker targets)",
+      "",
+      "| target | wanted | handstamp, file store | leanest layer |",
+      "| --- | --- | --- | --- |",
+      ...leanTargets,
       "",
       "## Other checks",
       "",
