@@ -165,7 +165,7 @@ async function main() {
     ...reference?.[1],
     NODE_ENV: "production",
     SESSION_SECRET: "profile-secret-that-is-long-enough-0123456789",
-    SESSION_STORE: reference ? "file" : store, // a reference server stores nothing
+    SESSION_STORE: reference ? "file" : store, // the lean layers keep their records in files
     SESSION_DIR: path.join(work, "sessions"),
     DATABASE_PATH: path.join(work, "handstamp.db"),
     REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",

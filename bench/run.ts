@@ -709,14 +709,14 @@ async function main(): Promise<void> {
       leanest("Two workers vs tutorial stack", "cluster", "lean-link-2", "tutorial", 3),
       leanest("Two workers vs Flask + Flask-Session (gunicorn -w 2)", "cluster", "lean-link-2", "flask", 2),
       leanest(
-        "Two workers vs tutorial stack, no lock across workers (an upper bound)",
+        "Two workers vs tutorial stack, no lock across workers (not a correct layer)",
         "cluster",
         "lean-min-2",
         "tutorial",
         3,
       ),
       leanest(
-        "Two workers vs Flask, no lock across workers (an upper bound)",
+        "Two workers vs Flask, no lock across workers (not a correct layer)",
         "cluster",
         "lean-min-2",
         "flask",

@@ -9,36 +9,39 @@ if (!script) throw new Error("BENCH_SCRIPT names the server to run in the worker
 
 if (cluster.isPrimary) {
   const count = Number(process.env.BENCH_WORKERS ?? 2);
-  let listening = false;
-  for (let i = 0; i < count; i++) {
-    // Each worker says where it listens; every worker listens on the same port.
-    cluster.fork().on("message", (line: unknown) => {
-      if (listening || typeof line !== "string") return;
-      listening = true;
-      console.log(line);
-    });
-  }
-  cluster.on("exit", (worker, code, signal) => {
-    if (stopping) return;
-    console.error(`bench worker ${worker.process.pid} died (${signal ?? code})`);
-    process.exit(1);
-  });
+  if (!Number.isInteger(count) || count < 1) throw new Error("BENCH_WORKERS is a number of workers");
   let stopping = false;
-  process.on("SIGTERM", () => {
-    stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill("SIGTERM");
-    setTimeout(() => process.exit(0), 1_000).unref();
-    cluster.on("exit", () => {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
-    });
+  let listening = 0;
+  let exited = 0;
+  // The bench starts once every worker listens (all on the same port).
+  cluster.on("listening", (_worker, address) => {
+    if (++listening === count) console.log(`listening on http://127.0.0.1:${address.port}`);
   });
+  cluster.on("exit", (worker, code, signal) => {
+    if (!stopping) {
+      console.error(`bench worker ${worker.process.pid} died (${signal ?? code})`);
+      process.exit(1);
+    }
+    if (++exited === count) process.exit(0);
+  });
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    // A worker still closing after 5 s would go on using the port and the CPU: it is killed.
+    setTimeout(() => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGKILL");
+      process.exit(1);
+    }, 5_000).unref();
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  for (let i = 0; i < count; i++) cluster.fork();
 } else {
-  // The server's "listening on" line goes to the primary, which prints the first one.
+  // Each worker's own "listening on" line is left out: the primary says it once for all.
   const print = console.log;
   console.log = (...args: unknown[]) => {
-    const line = args.join(" ");
-    if (line.startsWith("listening on ")) process.send!(line);
-    else print(...args);
+    if (!String(args[0]).startsWith("listening on ")) print(...args);
   };
   require(script);
 }
