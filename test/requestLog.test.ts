@@ -70,9 +70,9 @@ describe("the request log's middleware", () => {
     return { log, port, close: () => server.close() };
   }
 
-  test("the session layer's timings, when it gives them, are part of the line", async () => {
+  test("the session layer's timings, when it gives them, are part of the line, to 10 µs", async () => {
     const { log, port, close } = await serve((_req, res) => {
-      res.locals.sessionTimings = { lockMs: 0.1, loadMs: 0.4, saveMs: 1.2 };
+      res.locals.sessionTimings = { lockWaitMs: 0.1, loadMs: 0.04321987654321, saveMs: 1.2059 };
       res.send("done");
     });
     try {
@@ -82,7 +82,7 @@ describe("the request log's middleware", () => {
       expect(line).toMatchObject({
         url: "/page",
         status: 200,
-        session: { lockMs: 0.1, loadMs: 0.4, saveMs: 1.2 },
+        session: { lockWaitMs: 0.1, loadMs: 0.04, saveMs: 1.21 },
       });
       expect(linesOf(log)).toHaveLength(2);
     } finally {
