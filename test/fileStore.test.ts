@@ -16,7 +16,7 @@ import type { SessionData } from "express-session";
 import { FileStore } from "../src/sessions/fileStore";
 import { generateSessionId } from "../src/sessions/ids";
 import { MemoryStore } from "../src/sessions/memoryStore";
-import { tempDir } from "./helpers";
+import { openFilesIn, tempDir } from "./helpers";
 
 const MINUTE = 60_000;
 
@@ -225,6 +225,40 @@ describe("FileStore", () => {
     expect(text.startsWith(`{"expiresAt":"${expiry.toISOString()}",`)).toBe(true);
     expect(Math.round(statSync(fileOf(id)).mtimeMs)).toBe(expiry.getTime());
     expect(await store.read(id)).toEqual(session({ visits: 1, createdAt: clock.now })); // no expiresAt in it
+  });
+
+  test("get gives the data's JSON back as it was written, padding or not, for the layer to compare with", async () => {
+    const { store, clock } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    const big = session({ visits: 1, name: "x".repeat(200), createdAt: clock.now });
+    await store.set(id, big, 30 * MINUTE, { json: JSON.stringify(big) });
+    expect((await store.get(id))?.json).toBe(JSON.stringify(big));
+    const small = session({ visits: 2, createdAt: clock.now }); // shrinks: padded with spaces
+    await store.set(id, small, 30 * MINUTE, { json: JSON.stringify(small) });
+    expect((await store.get(id))?.json).toBe(JSON.stringify(small));
+    await store.set(id, {}, 30 * MINUTE, { json: "{}" });
+    expect((await store.get(id))?.json).toMatch(/^\{"createdAt":\d+\}$/);
+  });
+
+  test.each([
+    ["an empty record", (head: string) => `${head}}   `, {}],
+    ["a comma with nothing after it", (head: string) => `${head},}`, null],
+    [
+      "a second expiresAt, in the past (the last one counts, as JSON.parse reads it)",
+      (head: string) => `${head},"visits":1,"expiresAt":"2001-01-01T00:00:00.000Z"}`,
+      null,
+    ],
+    ["spaces after the head", (head: string) => `${head} , "visits": 2 }`, { visits: 2 }],
+    ["a head that is not the first key", (head: string) => `{"visits":3,${head.slice(1)}}`, { visits: 3 }],
+  ])("a record laid out by hand, %s, reads as JSON.parse reads it", async (_case, layout, expected) => {
+    const { store, fileOf, clock } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    writeFileSync(fileOf(id), layout(`{"expiresAt":"${new Date(clock.now + MINUTE).toISOString()}"`), {
+      mode: 0o600,
+    });
+    const loaded = await store.get(id);
+    if (expected === null) expect(loaded).toBeUndefined();
+    else expect(loaded?.data).toEqual(expected);
   });
 
   test("a record written from the caller's JSON: that JSON behind the expiry, the bytes the data would give", async () => {
@@ -440,6 +474,113 @@ describe("FileStore", () => {
     require("node:fs").rmSync(dir, { recursive: true });
     await expect(store.write(generateSessionId(), session())).rejects.toMatchObject({ status: 503 });
     await expect(store.check()).rejects.toThrow();
+  });
+});
+
+describe("FileStore: a record held open from a request's read to its write", () => {
+  test("get keeps the file open; the write, or the touch, goes through it and closes it", async () => {
+    const { store, dir, clock } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 1 }));
+
+    const loaded = await store.get(id, { hold: true });
+    expect(loaded?.held).toBeDefined();
+    expect(openFilesIn(dir)).toBe(1);
+    expect(
+      await store.set(id, session({ visits: 2 }), 30 * MINUTE, { existing: true, held: loaded!.held }),
+    ).toBe(true);
+    expect(openFilesIn(dir)).toBe(0);
+    expect(await store.read(id)).toMatchObject({ visits: 2 });
+
+    const again = await store.get(id, { hold: true });
+    clock.now += 20 * MINUTE;
+    await store.touch(id, 30 * MINUTE, again!.held);
+    expect(openFilesIn(dir)).toBe(0);
+    clock.now += 20 * MINUTE; // 40 minutes after the write, 20 after the touch
+    expect(await store.read(id)).toMatchObject({ visits: 2 });
+  });
+
+  test("a held file released without a write is closed, once however often it is released", async () => {
+    const { store, dir } = makeStore();
+    const id = generateSessionId();
+    await store.write(id, session());
+    const { held } = (await store.get(id, { hold: true }))!;
+    held!.release();
+    held!.release();
+    expect(openFilesIn(dir)).toBe(0);
+    // Released, it is no longer used: the write looks the file up by its name.
+    expect(await store.set(id, session({ visits: 5 }), 30 * MINUTE, { existing: true, held })).toBe(true);
+    expect(await store.read(id)).toMatchObject({ visits: 5 });
+  });
+
+  test("no file is kept open for a session that is not there, expired or unusable", async () => {
+    const { store, dir, fileOf, clock } = makeStore(30 * MINUTE);
+    const expired = generateSessionId();
+    await store.write(expired, session());
+    clock.now += 31 * MINUTE;
+    const corrupt = generateSessionId();
+    writeFileSync(fileOf(corrupt), "{not json");
+    for (const id of [generateSessionId(), expired, corrupt]) {
+      expect(await store.get(id, { hold: true })).toBeUndefined();
+    }
+    expect(openFilesIn(dir)).toBe(0);
+  });
+
+  test("a held session ended meanwhile (log-out everywhere) stays ended: its write says so, its touch brings nothing back", async () => {
+    const { store, dir, fileOf } = makeStore();
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 1 }));
+    const first = await store.get(id, { hold: true });
+    await store.destroy(id);
+    expect(
+      await store.set(id, session({ visits: 2 }), 30 * MINUTE, { existing: true, held: first!.held }),
+    ).toBe(false);
+    expect(existsSync(fileOf(id))).toBe(false);
+
+    await store.write(id, session({ visits: 1 }));
+    const second = await store.get(id, { hold: true });
+    await store.destroy(id);
+    await store.touch(id, 30 * MINUTE, second!.held);
+    expect(existsSync(fileOf(id))).toBe(false);
+    expect(openFilesIn(dir)).toBe(0);
+  });
+
+  test("a held session file replaced meanwhile (sed -i) takes the request's write under its name, as unheld", async () => {
+    const { store, fileOf } = makeStore();
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 3 }));
+    const { held } = (await store.get(id, { hold: true }))!;
+    writeFileSync(
+      `${fileOf(id)}.edit`,
+      readFileSync(fileOf(id), "utf8").replace('"visits":3', '"visits":10'),
+    );
+    renameSync(`${fileOf(id)}.edit`, fileOf(id));
+    expect(await store.set(id, session({ visits: 4 }), 30 * MINUTE, { existing: true, held })).toBe(true);
+    expect(await store.read(id)).toMatchObject({ visits: 4 });
+  });
+
+  test("a held session that grows past a page is replaced by a rename, and its file closed", async () => {
+    const { store, dir, fileOf } = makeStore();
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 1 }));
+    const { held } = (await store.get(id, { hold: true }))!;
+    const big = session({ name: "x".repeat(5_000) });
+    expect(await store.set(id, big, 30 * MINUTE, { existing: true, held })).toBe(true);
+    expect(openFilesIn(dir)).toBe(0);
+    expect(statSync(fileOf(id)).size).toBeGreaterThan(5_000);
+    expect(await store.read(id)).toMatchObject({ name: "x".repeat(5_000) });
+  });
+
+  test("a held record is used for its own session only", async () => {
+    const { store } = makeStore();
+    const [a, b] = [generateSessionId(), generateSessionId()];
+    await store.write(a, session({ visits: 1 }));
+    await store.write(b, session({ visits: 1 }));
+    const { held } = (await store.get(a, { hold: true }))!;
+    expect(await store.set(b, session({ visits: 7 }), 30 * MINUTE, { existing: true, held })).toBe(true);
+    expect(await store.read(a)).toMatchObject({ visits: 1 });
+    expect(await store.read(b)).toMatchObject({ visits: 7 });
+    held!.release();
   });
 });
 

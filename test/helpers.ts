@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino, type Logger } from "pino";
@@ -81,6 +81,17 @@ function storeEnv(): Record<string, string> {
 
 export function tempDir(prefix = "handstamp-test-"): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** How many files of `dir` this process has open now. */
+export function openFilesIn(dir: string): number {
+  return readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${dir}/`);
+    } catch {
+      return false; // closed meanwhile (the fd readdir itself used)
+    }
+  }).length;
 }
 
 /** A config as `server.ts` would build it, in a temporary folder. */

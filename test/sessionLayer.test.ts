@@ -28,12 +28,13 @@ import {
   logOut,
   tempDir,
   testConfig,
+  openFilesIn,
 } from "./helpers";
 
 /** The session layer alone (file store, no log-in check) in an app for a test's own routes. */
-function layerAlone() {
+function layerAlone(env: Record<string, string> = {}) {
   const dir = tempDir();
-  const config = testConfig(dir);
+  const config = testConfig(dir, env);
   const logger = pino({ level: "silent" });
   const storage = createSessionStorage(config, { logger });
   const layer = sessionLayer(config, {
@@ -268,6 +269,90 @@ describe("req.session keeps express-session's API", () => {
     } finally {
       await storage.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the session cookie, however the route writes its headers", () => {
+  test.each([
+    ["by res.send", (res: express.Response) => void res.send("ok")],
+    ["by a first res.write (streamed)", (res: express.Response) => void (res.write("o"), res.end("k"))],
+    ["by writeHead with the status alone", (res: express.Response) => void res.writeHead(200).end("ok")],
+    [
+      "by writeHead with headers of its own, a cookie among them",
+      (res: express.Response) =>
+        void res.writeHead(200, { "x-route": "1", "set-cookie": "route=1; Path=/" }).end("ok"),
+    ],
+    [
+      "by writeHead with a reason and headers",
+      (res: express.Response) => void res.writeHead(200, "Fine", [["x-route", "1"]]).end("ok"),
+    ],
+  ])("a new session's cookie goes out with the headers written %s", async (_case, answer) => {
+    const { app } = layerAlone();
+    app.get("/", (req, res) => {
+      req.session.visits = 1;
+      answer(res);
+    });
+    const res = await request(app).get("/");
+    expect(res.status).toBe(200);
+    expect(res.text).toBe("ok");
+    expect(sessionLines(res)).toHaveLength(1);
+    if (_case.includes("headers of its own")) expect(setCookieHeaders(res)).toContain("route=1; Path=/");
+    if (_case.includes("headers")) expect(res.headers["x-route"]).toBe("1");
+  });
+});
+
+describe("the session's file, held open from its load to its save", () => {
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test("is closed after every kind of request: saved, unchanged, ended, replaced, reloaded, failed, left", async () => {
+    const { app, dir } = layerAlone({ SESSION_LOCK_TIMEOUT: "1s" });
+    app.get("/count", (req, res) => {
+      req.session.visits = (req.session.visits ?? 0) + 1;
+      res.end(String(req.session.visits));
+    });
+    app.get("/look", (req, res) => res.end(String(req.session.visits)));
+    app.get("/regenerate", (req, res, next) =>
+      req.session.regenerate((err) => (err ? next(err) : res.end("new"))),
+    );
+    app.get("/reload", (req, res, next) =>
+      req.session.reload((err) => {
+        if (err) return next(err);
+        req.session.visits = 100;
+        req.session.save((saveErr) => (saveErr ? next(saveErr) : res.end("saved")));
+      }),
+    );
+    app.get("/fail", () => {
+      throw new Error("the route failed");
+    });
+    app.get("/slow", (_req, res) => void pause(300).then(() => res.end("late")));
+    app.get("/never", () => undefined); // never answers: its session goes after the lock timeout
+    app.get("/end", (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.end("ended"))));
+    app.use((_err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(500).end("failed");
+    });
+    const server = app.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const cookie = cookiePair(await request(app).get("/count"));
+      for (const page of ["/count", "/look", "/reload", "/fail", "/look"]) {
+        await request(app).get(page).set("Cookie", cookie);
+      }
+      for (const page of ["/slow", "/never"]) {
+        const left = http.get(`${base}${page}`, { headers: { cookie } });
+        left.on("error", () => undefined);
+        setTimeout(() => left.destroy(), 50);
+        await pause(page === "/never" ? 1_200 : 400);
+      }
+      expect((await request(app).get("/look").set("Cookie", cookie)).text).toBe("100");
+      await request(app).get("/regenerate").set("Cookie", cookie);
+      const other = cookiePair(await request(app).get("/count"));
+      await request(app).get("/end").set("Cookie", other);
+      await pause(50); // the last response's locks and file go on its 'finish'
+      expect(openFilesIn(dir)).toBe(0);
+    } finally {
+      server.close();
     }
   });
 });

@@ -53,6 +53,7 @@ import { isSessionId } from "./ids";
 import { SessionStoreUnavailable } from "./errors";
 import {
   stringifySession,
+  type HeldRecord,
   type RecordInfo,
   type SessionStore,
   type StoredSession,
@@ -85,6 +86,8 @@ const REWRITE = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** How every record this store writes begins: the expiry, always the same length. */
 const HEAD = /^\{"expiresAt":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/;
 const HEAD_LENGTH = '{"expiresAt":"2026-01-01T00:00:00.000Z"'.length;
+/** Where the expiry's ISO time starts in HEAD. */
+const HEAD_EXPIRY = '{"expiresAt":"'.length;
 
 /** How every record begins: `{"expiresAt":"<ISO time>"` (HEAD's shape). */
 const recordHead = (expiresAt: number) => `{"expiresAt":"${new Date(expiresAt).toISOString()}"`;
@@ -108,13 +111,32 @@ function recordText(data: Partial<SessionData>, now: number, expiresAt: number, 
 interface SessionRecord {
   data: SessionData;
   expiresAt: number;
+  /** The data's JSON as the file holds it, when it is laid out as this store writes it. */
+  json?: string;
 }
 
 /** What a file under a session's name holds. */
 type Found = (SessionRecord & { stats: Stats }) | "missing" | "unusable";
 
-/** The record in a file's text. Throws when the text is not one. */
+const QUOTE = 0x22;
+const CLOSE = "}";
+
+/**
+ * The record in a file's text. Throws when the text is not one. A record laid out as this
+ * store writes it (HEAD, then `}` or `,"`) is read without taking the expiry out of the
+ * object: the data is the JSON after the head, and comes back with it.
+ */
 function parseRecord(text: string, stats: Stats): SessionRecord {
+  if (HEAD.test(text)) {
+    const rest = text.slice(HEAD_LENGTH).trimEnd(); // the padding of a record that shrank
+    const json = rest === CLOSE ? "{}" : rest.charCodeAt(1) === QUOTE && rest[0] === "," ? `{${rest.slice(1)}` : "";
+    const data: unknown = json && JSON.parse(json);
+    if (data && typeof data === "object" && !Array.isArray(data) && !("expiresAt" in data)) {
+      const expiresAt = Date.parse(text.slice(HEAD_EXPIRY, HEAD_LENGTH - 1));
+      if (!Number.isNaN(expiresAt)) return { data: data as SessionData, expiresAt, json };
+    }
+  }
+  // Laid out by hand, or by an older version: the whole text, its expiry taken out.
   const parsed: unknown = JSON.parse(text);
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new Error("not a JSON object");
@@ -178,6 +200,33 @@ function openRegular(file: string, flags: number): { fd: number; stats: Stats } 
   return { fd, stats };
 }
 
+/**
+ * A session's file, opened for reading and writing by a request's `get`, kept open for that
+ * request's one write or touch (which closes it), or closed by `release` when there is none.
+ */
+class OpenFile implements HeldRecord {
+  #fd: number | undefined;
+
+  constructor(
+    readonly file: string,
+    fd: number,
+  ) {
+    this.#fd = fd;
+  }
+
+  /** The open file, now the taker's to close; undefined once taken or released. */
+  take(): number | undefined {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    return fd;
+  }
+
+  release(): void {
+    const fd = this.take();
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export class FileStore implements SessionStore {
   readonly kind = "file";
   readonly dir: string;
@@ -197,23 +246,49 @@ export class FileStore implements SessionStore {
     return isSessionId(id) ? path.join(this.dir, id + SUFFIX) : undefined;
   }
 
-  /** The session, or undefined when it is unknown, expired or unreadable. Never rejects. */
-  async get(id: string): Promise<SessionRecord | undefined> {
+  /**
+   * The session, or undefined when it is unknown, expired or unreadable. Never rejects.
+   * `hold`: the file stays open for this request's write or touch (one look-up by name per
+   * request, not two), unless it can only be opened for reading (a read-only disk).
+   */
+  async get(id: string, { hold = false }: { hold?: boolean } = {}): Promise<(SessionRecord & { held?: OpenFile }) | undefined> {
     const file = this.fileFor(id);
     if (!file) return undefined;
-    const found = this.findNow(file);
-    return typeof found === "object" && found.expiresAt > this.now()
-      ? { data: found.data, expiresAt: found.expiresAt }
-      : undefined;
+    let fd: number | undefined;
+    if (hold) {
+      try {
+        fd = openSync(file, REWRITE);
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        // Not writable, a link, a folder: read as without `hold`, which says what it is.
+      }
+    }
+    const found = this.findNow(file, fd);
+    if (typeof found === "object" && found.expiresAt > this.now()) {
+      const record = { data: found.data, expiresAt: found.expiresAt, json: found.json };
+      return fd === undefined ? record : { ...record, held: new OpenFile(file, fd) };
+    }
+    if (fd !== undefined) closeSync(fd);
+    return undefined;
   }
 
-  async set(id: string, data: Partial<SessionData>, ttlMs: number, { json, existing }: WriteOptions = {}): Promise<boolean> {
-    return this.writeNow(id, data, ttlMs, json, existing === true);
+  async set(
+    id: string,
+    data: Partial<SessionData>,
+    ttlMs: number,
+    { json, existing, held }: WriteOptions = {},
+  ): Promise<boolean> {
+    return this.writeNow(id, data, ttlMs, json, existing === true, this.heldFd(id, held));
   }
 
   /** Pushes the expiry forward without touching the data; a deleted session stays deleted. */
-  async touch(id: string, ttlMs: number): Promise<void> {
-    this.extendNow(id, ttlMs);
+  async touch(id: string, ttlMs: number, held?: HeldRecord): Promise<void> {
+    this.extendNow(id, ttlMs, this.heldFd(id, held));
+  }
+
+  /** The open file `get` kept for this session, now the caller's to close, if there is one. */
+  private heldFd(id: string, held: HeldRecord | undefined): number | undefined {
+    return held instanceof OpenFile && held.file === this.fileFor(id) ? held.take() : undefined;
   }
 
   async destroy(id: string): Promise<void> {
@@ -222,17 +297,21 @@ export class FileStore implements SessionStore {
 
   async close(): Promise<void> {}
 
-  /** The record in a session's file. Anything unusable but an empty file is logged once. */
-  private findNow(file: string): Found {
+  /**
+   * The record in a session's file (`fd`: already open, and left open). Anything unusable
+   * but an empty file is logged once.
+   */
+  private findNow(file: string, fd?: number): Found {
     let text: string;
     let stats: Stats;
     try {
-      const opened = openRegular(file, READ);
+      const opened = fd === undefined ? openRegular(file, READ) : { fd, stats: fstatSync(fd) };
       try {
         stats = opened.stats;
+        if (!stats.isFile()) throw new NotARegularFile(stats);
         text = readStart(opened.fd, stats.size).toString("utf8");
       } finally {
-        closeSync(opened.fd);
+        if (fd === undefined) closeSync(opened.fd);
       }
     } catch (err) {
       if (isMissing(err)) return "missing";
@@ -273,15 +352,23 @@ export class FileStore implements SessionStore {
     }
   }
 
-  /** False when the file had to be `existing` and was gone. */
-  private writeNow(id: string, data: Partial<SessionData>, ttlMs: number, json: string | undefined, existing: boolean): boolean {
+  /** False when the file had to be `existing` and was gone. `fd`: the file, open (and closed here). */
+  private writeNow(
+    id: string,
+    data: Partial<SessionData>,
+    ttlMs: number,
+    json: string | undefined,
+    existing: boolean,
+    fd?: number,
+  ): boolean {
     const file = this.fileFor(id);
     if (!file) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
     const now = this.now();
     const expiresAt = now + ttlMs;
     let written: boolean;
     try {
-      written = this.put(file, id, Buffer.from(recordText(data, now, expiresAt, json)), now, expiresAt, existing);
+      const bytes = Buffer.from(recordText(data, now, expiresAt, json));
+      written = this.put(file, id, bytes, now, expiresAt, existing, fd);
     } catch (err) {
       throw new SessionStoreUnavailable("set", err);
     }
@@ -289,13 +376,25 @@ export class FileStore implements SessionStore {
     return written;
   }
 
-  /** `existing`: only over a file that is still there (WriteOptions.existing); false if it was gone. */
-  private put(file: string, id: string, bytes: Buffer, now: number, expiresAt: number, existing: boolean): boolean {
+  /**
+   * `existing`: only over a file that is still there (WriteOptions.existing); false if it was
+   * gone. `fd`: the file, open (and closed here).
+   */
+  private put(
+    file: string,
+    id: string,
+    bytes: Buffer,
+    now: number,
+    expiresAt: number,
+    existing: boolean,
+    fd?: number,
+  ): boolean {
     if (bytes.length <= ONE_PAGE) {
-      const done = this.rewriteInPlace(file, bytes, now, expiresAt, existing);
+      const done = this.rewriteInPlace(file, bytes, now, expiresAt, existing, fd);
       if (done !== "replace") return done === "written";
-    } else if (existing && !lexists(file)) {
-      return false;
+    } else {
+      if (fd !== undefined) closeSync(fd);
+      if (existing && !lexists(file)) return false;
     }
     this.replace(file, id, bytes, now, expiresAt);
     return true;
@@ -305,7 +404,8 @@ export class FileStore implements SessionStore {
    * One write() of at most a page at offset 0, then the expiry hint. Creates the file when
    * there is none, unless it must be `existing` ("gone": nothing is written). "replace" when
    * the file is larger than a page, or is not a regular file (a link, a FIFO): it is then
-   * replaced by a rename, which never goes through it.
+   * replaced by a rename, which never goes through it. `held`: the file as `get` opened it
+   * (and closed here); removed since (ended elsewhere, or replaced), it is looked up again.
    */
   private rewriteInPlace(
     file: string,
@@ -313,23 +413,34 @@ export class FileStore implements SessionStore {
     now: number,
     expiresAt: number,
     existing: boolean,
+    held?: number,
   ): "written" | "gone" | "replace" {
     let fd: number;
-    try {
-      fd = openSync(file, REWRITE);
-    } catch (err) {
-      if (errorCode(err) === "ELOOP") return "replace"; // a symbolic link
-      if (!isMissing(err)) throw err;
-      if (existing) return "gone"; // ended elsewhere: it stays ended
-      fd = openSync(file, "wx", 0o600); // O_EXCL: never through a link either
+    if (held !== undefined) {
+      fd = held;
+    } else {
+      try {
+        fd = openSync(file, REWRITE);
+      } catch (err) {
+        if (errorCode(err) === "ELOOP") return "replace"; // a symbolic link
+        if (!isMissing(err)) throw err;
+        if (existing) return "gone"; // ended elsewhere: it stays ended
+        fd = openSync(file, "wx", 0o600); // O_EXCL: never through a link either
+      }
     }
     try {
       const stats = fstatSync(fd);
+      if (held !== undefined && stats.nlink === 0) {
+        // Held since `get`, and removed since: by name, as any other write.
+        closeSync(fd);
+        fd = -1;
+        return this.rewriteInPlace(file, bytes, now, expiresAt, existing);
+      }
       if (!stats.isFile() || stats.size > ONE_PAGE) return "replace";
       this.overwrite(fd, stats.size, bytes, now, expiresAt);
       return "written";
     } finally {
-      closeSync(fd);
+      if (fd >= 0) closeSync(fd);
     }
   }
 
@@ -367,26 +478,32 @@ export class FileStore implements SessionStore {
    * The new expiry over the old one: the record's first bytes, same length, one write()
    * that leaves the data alone. Never creates the file: a deleted session stays deleted.
    */
-  private extendNow(id: string, ttlMs: number): void {
+  private extendNow(id: string, ttlMs: number, held?: number): void {
     const file = this.fileFor(id);
     if (!file) return;
     const now = this.now();
     const expiresAt = now + ttlMs;
-    let opened: { fd: number; stats: Stats };
-    try {
-      opened = openRegular(file, REWRITE);
-    } catch (err) {
-      if (isMissing(err) || errorCode(err) === "ELOOP" || err instanceof NotARegularFile) return;
-      throw new SessionStoreUnavailable("touch", err);
+    let fd: number;
+    if (held !== undefined) {
+      // A regular file when `get` read it. Removed since, the write below reaches nobody.
+      fd = held;
+    } else {
+      try {
+        fd = openRegular(file, REWRITE).fd;
+      } catch (err) {
+        if (isMissing(err) || errorCode(err) === "ELOOP" || err instanceof NotARegularFile) return;
+        throw new SessionStoreUnavailable("touch", err);
+      }
     }
-    const { fd, stats } = opened;
     try {
       const head = recordHead(expiresAt);
       if (HEAD.test(head) && HEAD.test(readStart(fd, HEAD_LENGTH).toString("latin1"))) {
         writeAll(fd, Buffer.from(head), 0);
         futimesSync(fd, now / 1000, expiresAt / 1000);
       } else {
-        this.reformat(fd, file, id, stats, now, expiresAt);
+        const stats = fstatSync(fd);
+        // Removed since `get` held it: rewriting it by name would bring it back.
+        if (stats.nlink > 0) this.reformat(fd, file, id, stats, now, expiresAt);
       }
     } catch (err) {
       throw new SessionStoreUnavailable("touch", err);

@@ -41,6 +41,7 @@ import { ttlMs } from "./lifetime";
 import type { Release } from "./lock";
 import { Session, SessionCookie, type SessionControl } from "./session";
 import type { SessionStorage } from "./storage";
+import type { HeldRecord } from "./store";
 
 export interface SessionTimings {
   lockWaitMs: number;
@@ -84,6 +85,8 @@ interface RequestState {
   /** The session's Set-Cookie line for this response, or null. */
   decideCookie(): string | null;
   held: Release[];
+  /** The record as the store keeps it open for this request's write or touch (the file store's file). */
+  record?: HeldRecord;
 }
 
 const states = new WeakMap<Request, RequestState>();
@@ -121,6 +124,26 @@ export function unsignSessionCookie(value: string | undefined, secrets: readonly
 /** The session cookie's value for an id, in express-session's format. */
 export function signSessionId(id: string, secret: string): string {
   return `s:${sign(id, secret)}`;
+}
+
+/**
+ * Runs `listener` once, just before the response's headers go out: Node writes them through
+ * writeHead, called by the route or by Node itself at the response's first write. On-headers
+ * does this for every call, at a cost on every response; here the usual call (the status
+ * alone) runs the listener directly, and only a call that gives headers or a reason goes
+ * through on-headers, which sets those headers first so that the listener adds to them.
+ */
+function beforeHeaders(res: Response, listener: () => void): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function writeHeadAfter(this: Response, ...args: unknown[]) {
+    res.writeHead = writeHead;
+    if (args.length > 1) {
+      onHeaders(this, listener);
+      return (this.writeHead as (...a: unknown[]) => Response)(...args);
+    }
+    listener();
+    return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+  } as Response["writeHead"];
 }
 
 export type SessionLayer = ReturnType<typeof sessionLayer>;
@@ -171,6 +194,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       const release = () => {
         if (released) return;
         released = true;
+        letGo(state);
         for (const unlock of state.held) unlock().catch((err) => deps.onError(err, "could not release a session lock"));
       };
       /** Keeps a lock until release(), or gives it back at once if that has already run. */
@@ -206,9 +230,11 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
         }
         // 4. The record.
         const started = performance.now();
-        const record = signed ? await store.get(signed.id) : undefined;
+        const record = signed ? await store.get(signed.id, { hold: true }) : undefined;
         timings.loadMs = performance.now() - started;
-        if (record) expose(req, state, signed!.id, record.data, true);
+        state.record = record?.held;
+        if (released) letGo(state); // the client left meanwhile
+        if (record) expose(req, state, signed!.id, record.data, true, record.json);
         else expose(req, state, generateSessionId(), {}, false);
       } catch (err) {
         settled = true;
@@ -217,7 +243,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       }
 
       // 7. The one Set-Cookie, when the headers go out (after step 6 in the usual order).
-      onHeaders(res, function writeSessionCookie() {
+      beforeHeaders(res, function writeSessionCookie() {
         const line = state.decideCookie();
         if (!line) return;
         if (req.sessionID !== state.cookieId) {
@@ -265,14 +291,35 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     checkLogin: deps.loginSessions.check,
   };
 
-  /** Puts a session on the request: loaded from the store, or new. */
-  function expose(req: Request, state: RequestState, id: string, data: Partial<SessionData>, stored: boolean): void {
+  /** Gives back the record the store kept open for this request, if it still is. */
+  function letGo(state: RequestState): void {
+    try {
+      state.record?.release();
+    } catch (err) {
+      deps.onError(err, "could not close a session's record");
+    }
+    state.record = undefined;
+  }
+
+  /**
+   * Puts a session on the request: loaded from the store, or new. `json`: the data's JSON as
+   * the store holds it, if it has it at hand (the session as JSON is compared with it at the
+   * end: equal, the store already holds what the session is).
+   */
+  function expose(
+    req: Request,
+    state: RequestState,
+    id: string,
+    data: Partial<SessionData>,
+    stored: boolean,
+    json?: string,
+  ): void {
     const cookie = new SessionCookie(secure, now, data.cookie as never);
     const session = new Session(id, cookie, data, control(req, state)) as RequestSession;
     req.session = session;
     req.sessionID = id;
     state.stored = stored;
-    state.loaded = state.saved = JSON.stringify(session);
+    state.loaded = state.saved = json ?? JSON.stringify(session);
     state.fresh = false;
   }
 
@@ -302,7 +349,9 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     }
     // A session this request loaded is written back only if it is still stored: one ended
     // elsewhere meanwhile (log-out everywhere, a revoke) stays ended, and gets no cookie.
-    if (!(await store.set(req.sessionID, session, lifetime(session), { json, existing: state.stored }))) {
+    const options = { json, existing: state.stored, held: state.record };
+    state.record = undefined; // the store's to close now
+    if (!(await store.set(req.sessionID, session, lifetime(session), options))) {
       state.stored = false;
       state.dropped = true;
       return false;
@@ -322,7 +371,11 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     const started = performance.now();
     const json = (state.ended = JSON.stringify(session));
     if (json !== state.saved) await save(req, state, json);
-    else if (state.stored && !state.fresh) await store.touch(req.sessionID, lifetime(session));
+    else if (state.stored && !state.fresh) {
+      const held = state.record;
+      state.record = undefined; // the store's to close now
+      await store.touch(req.sessionID, lifetime(session), held);
+    }
     timings.saveMs = performance.now() - started;
   }
 
@@ -330,10 +383,12 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
   function control(req: Request, state: RequestState): SessionControl {
     return {
       async regenerate() {
+        letGo(state);
         await store.destroy(req.sessionID);
         expose(req, state, generateSessionId(), {}, false);
       },
       async destroy() {
+        letGo(state);
         await store.destroy(req.sessionID);
         (req as { session?: unknown }).session = undefined;
         state.stored = false;
@@ -350,9 +405,10 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
         }
       },
       async reload() {
+        letGo(state);
         const record = await store.get(req.sessionID);
         if (!record) throw new Error("the session is no longer stored");
-        expose(req, state, req.sessionID, record.data, true);
+        expose(req, state, req.sessionID, record.data, true, record.json);
       },
       touch() {
         state.fresh = false;

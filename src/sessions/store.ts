@@ -12,6 +12,19 @@ export interface StoredSession {
   data: SessionData;
 }
 
+/** A session as `get` gives it. */
+export interface LoadedSession {
+  data: SessionData;
+  expiresAt: number;
+  /**
+   * The data's JSON exactly as stored, when the store has it at hand: what the session
+   * layer compares the session with at the end of the request, without making it again.
+   */
+  json?: string;
+  /** The record kept open for this request (`get`'s `hold`). */
+  held?: HeldRecord;
+}
+
 /** Where a session is kept, for the inspector. */
 export interface RecordInfo {
   /** The file's name within SESSION_DIR, the Redis key, or a phrase for the memory store. */
@@ -22,6 +35,16 @@ export interface RecordInfo {
   expiresAt?: number;
   /** Redis: the key's time to live. */
   ttlSeconds?: number;
+}
+
+/**
+ * A record a store keeps open for the rest of a request, when asked by `get(id, { hold:
+ * true })`: the file store's open file, so that the request's write or touch goes through it
+ * and never looks the file up by name again. The session layer releases it once the request
+ * is done with its session. Stores with nothing to keep open (memory, Redis) return none.
+ */
+export interface HeldRecord {
+  release(): void;
 }
 
 /** How the session layer asks for a write. */
@@ -37,19 +60,24 @@ export interface WriteOptions {
    * stays ended: a request that loaded it before does not bring it back.
    */
   existing?: boolean;
+  /** What `get` kept open for this id in this request, if anything. */
+  held?: HeldRecord;
 }
 
 export interface SessionStore {
   readonly kind: SessionStoreKind;
-  /** The live session, or undefined when it is unknown, expired or unreadable. */
-  get(id: string): Promise<Omit<StoredSession, "id"> | undefined>;
+  /**
+   * The live session, or undefined when it is unknown, expired or unreadable. `hold`: keep
+   * the record open for this request's write or touch (see HeldRecord), when the store can.
+   */
+  get(id: string, options?: { hold?: boolean }): Promise<LoadedSession | undefined>;
   /**
    * Writes the session whole; it expires `ttlMs` from now. Resolves to false when asked for
    * an `existing` record that is gone (nothing is written then), true otherwise.
    */
   set(id: string, data: Partial<SessionData>, ttlMs: number, options?: WriteOptions): Promise<boolean>;
   /** Pushes the expiry to `ttlMs` from now without writing the data; a deleted session stays deleted. */
-  touch(id: string, ttlMs: number): Promise<void>;
+  touch(id: string, ttlMs: number, held?: HeldRecord): Promise<void>;
   destroy(id: string): Promise<void>;
   /** Every live session, newest expiry first. */
   list(): Promise<StoredSession[]>;
