@@ -250,6 +250,12 @@ describe("FileStore", () => {
     ],
     ["spaces after the head", (head: string) => `${head} , "visits": 2 }`, { visits: 2 }],
     ["a head that is not the first key", (head: string) => `{"visits":3,${head.slice(1)}}`, { visits: 3 }],
+    [
+      "a no-break space at the end (not JSON's whitespace)",
+      (head: string) => `${head},"visits":1}\u00a0`,
+      null,
+    ],
+    ["a tab and a newline at the end", (head: string) => `${head},"visits":4}\t\n`, { visits: 4 }],
   ])("a record laid out by hand, %s, reads as JSON.parse reads it", async (_case, layout, expected) => {
     const { store, fileOf, clock } = makeStore(30 * MINUTE);
     const id = generateSessionId();
@@ -557,6 +563,34 @@ describe("FileStore: a record held open from a request's read to its write", () 
     renameSync(`${fileOf(id)}.edit`, fileOf(id));
     expect(await store.set(id, session({ visits: 4 }), 30 * MINUTE, { existing: true, held })).toBe(true);
     expect(await store.read(id)).toMatchObject({ visits: 4 });
+  });
+
+  test("a held session whose save fails (an expiry that is no date) answers 503 and keeps no file open", async () => {
+    const { store, dir } = makeStore();
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 1 }));
+    const { held } = (await store.get(id, { hold: true }))!;
+    await expect(store.set(id, session({ visits: 2 }), NaN, { existing: true, held })).rejects.toMatchObject({
+      status: 503,
+    });
+    expect(openFilesIn(dir)).toBe(0);
+    expect(await store.read(id)).toMatchObject({ visits: 1 });
+  });
+
+  test("a held session file replaced meanwhile (sed -i) is touched under its name: the edit lives on", async () => {
+    const { store, fileOf, clock } = makeStore(30 * MINUTE);
+    const id = generateSessionId();
+    await store.write(id, session({ visits: 3 }));
+    const { held } = (await store.get(id, { hold: true }))!;
+    writeFileSync(
+      `${fileOf(id)}.edit`,
+      readFileSync(fileOf(id), "utf8").replace('"visits":3', '"visits":10'),
+    );
+    renameSync(`${fileOf(id)}.edit`, fileOf(id));
+    clock.now += 20 * MINUTE;
+    await store.touch(id, 30 * MINUTE, held);
+    clock.now += 20 * MINUTE; // 40 minutes after the write, 20 after the touch
+    expect(await store.read(id)).toMatchObject({ visits: 10 });
   });
 
   test("a held session that grows past a page is replaced by a rename, and its file closed", async () => {

@@ -12,6 +12,7 @@ import request from "supertest";
 import { createAdmission } from "../src/sessions/admission";
 import { sessionLayer } from "../src/sessions/sessionLayer";
 import { createSessionStorage } from "../src/sessions/storage";
+import { until } from "./processes";
 import {
   cookiePair,
   csrfFrom,
@@ -312,6 +313,7 @@ describe("the session's file, held open from its load to its save", () => {
       res.end(String(req.session.visits));
     });
     app.get("/look", (req, res) => res.end(String(req.session.visits)));
+    app.get("/peek", (_req, res) => res.end(String(openFilesIn(dir)))); // during the request
     app.get("/regenerate", (req, res, next) =>
       req.session.regenerate((err) => (err ? next(err) : res.end("new"))),
     );
@@ -336,6 +338,7 @@ describe("the session's file, held open from its load to its save", () => {
     try {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const cookie = cookiePair(await request(app).get("/count"));
+      expect((await request(app).get("/peek").set("Cookie", cookie)).text).toBe("1"); // held while it runs
       for (const page of ["/count", "/look", "/reload", "/fail", "/look"]) {
         await request(app).get(page).set("Cookie", cookie);
       }
@@ -349,7 +352,11 @@ describe("the session's file, held open from its load to its save", () => {
       await request(app).get("/regenerate").set("Cookie", cookie);
       const other = cookiePair(await request(app).get("/count"));
       await request(app).get("/end").set("Cookie", other);
-      await pause(50); // the last response's locks and file go on its 'finish'
+      // The last response's locks and file go on its 'finish'.
+      await until(() => (openFilesIn(dir) === 0 ? true : undefined), {
+        deadlineMs: 2_000,
+        what: "no file left open",
+      });
       expect(openFilesIn(dir)).toBe(0);
     } finally {
       server.close();

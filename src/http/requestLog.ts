@@ -9,7 +9,7 @@ import type { SessionTimings } from "../sessions/sessionLayer";
 
 /** Milliseconds with one decimal: enough to read, short to write. */
 const round = (ms: number) => Math.round(ms * 10) / 10;
-/** The session layer's parts, each well under a millisecond: two decimals (10 µs). */
+/** The session layer's parts, most of them well under a millisecond: two decimals (10 µs). */
 const round2 = (ms: number) => Math.round(ms * 100) / 100;
 
 /** The request log. Also used by the bench. */

@@ -121,6 +121,15 @@ type Found = (SessionRecord & { stats: Stats }) | "missing" | "unusable";
 const QUOTE = 0x22;
 const CLOSE = "}";
 
+/** Where a text ends once the whitespace JSON allows after it (space, tab, CR, LF) is left out. */
+function jsonEnd(text: string): number {
+  let end = text.length;
+  for (let c = text.charCodeAt(end - 1); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; ) {
+    c = text.charCodeAt(--end - 1);
+  }
+  return end;
+}
+
 /**
  * The record in a file's text. Throws when the text is not one. A record laid out as this
  * store writes it (HEAD, then `}` or `,"`) is read without taking the expiry out of the
@@ -128,7 +137,7 @@ const CLOSE = "}";
  */
 function parseRecord(text: string, stats: Stats): SessionRecord {
   if (HEAD.test(text)) {
-    const rest = text.slice(HEAD_LENGTH).trimEnd(); // the padding of a record that shrank
+    const rest = text.slice(HEAD_LENGTH, jsonEnd(text)); // without the padding of a record that shrank
     const json = rest === CLOSE ? "{}" : rest.charCodeAt(1) === QUOTE && rest[0] === "," ? `{${rest.slice(1)}` : "";
     const data: unknown = json && JSON.parse(json);
     if (data && typeof data === "object" && !Array.isArray(data) && !("expiresAt" in data)) {
@@ -249,7 +258,8 @@ export class FileStore implements SessionStore {
   /**
    * The session, or undefined when it is unknown, expired or unreadable. Never rejects.
    * `hold`: the file stays open for this request's write or touch (one look-up by name per
-   * request, not two), unless it can only be opened for reading (a read-only disk).
+   * request, not two), unless it cannot be opened for writing (a read-only disk, a link, a
+   * folder: then it is read as without `hold`).
    */
   async get(id: string, { hold = false }: { hold?: boolean } = {}): Promise<(SessionRecord & { held?: OpenFile }) | undefined> {
     const file = this.fileFor(id);
@@ -263,7 +273,13 @@ export class FileStore implements SessionStore {
         // Not writable, a link, a folder: read as without `hold`, which says what it is.
       }
     }
-    const found = this.findNow(file, fd);
+    let found: Found;
+    try {
+      found = this.findNow(file, fd);
+    } catch (err) {
+      if (fd !== undefined) closeSync(fd); // the logger failed
+      throw err;
+    }
     if (typeof found === "object" && found.expiresAt > this.now()) {
       const record = { data: found.data, expiresAt: found.expiresAt, json: found.json };
       return fd === undefined ? record : { ...record, held: new OpenFile(file, fd) };
@@ -278,17 +294,27 @@ export class FileStore implements SessionStore {
     ttlMs: number,
     { json, existing, held }: WriteOptions = {},
   ): Promise<boolean> {
-    return this.writeNow(id, data, ttlMs, json, existing === true, this.heldFd(id, held));
+    const open = this.heldFile(id, held);
+    try {
+      return this.writeNow(id, data, ttlMs, json, existing === true, open);
+    } finally {
+      open?.release(); // unless the write took it
+    }
   }
 
   /** Pushes the expiry forward without touching the data; a deleted session stays deleted. */
   async touch(id: string, ttlMs: number, held?: HeldRecord): Promise<void> {
-    this.extendNow(id, ttlMs, this.heldFd(id, held));
+    const open = this.heldFile(id, held);
+    try {
+      this.extendNow(id, ttlMs, open);
+    } finally {
+      open?.release(); // unless the touch took it
+    }
   }
 
-  /** The open file `get` kept for this session, now the caller's to close, if there is one. */
-  private heldFd(id: string, held: HeldRecord | undefined): number | undefined {
-    return held instanceof OpenFile && held.file === this.fileFor(id) ? held.take() : undefined;
+  /** The open file `get` kept for this session, if that is what `held` is. */
+  private heldFile(id: string, held: HeldRecord | undefined): OpenFile | undefined {
+    return held instanceof OpenFile && held.file === this.fileFor(id) ? held : undefined;
   }
 
   async destroy(id: string): Promise<void> {
@@ -352,14 +378,14 @@ export class FileStore implements SessionStore {
     }
   }
 
-  /** False when the file had to be `existing` and was gone. `fd`: the file, open (and closed here). */
+  /** False when the file had to be `existing` and was gone. `held`: the file, open since `get`. */
   private writeNow(
     id: string,
     data: Partial<SessionData>,
     ttlMs: number,
     json: string | undefined,
     existing: boolean,
-    fd?: number,
+    held?: OpenFile,
   ): boolean {
     const file = this.fileFor(id);
     if (!file) throw new SessionStoreUnavailable("set", new Error("refused a malformed session id"));
@@ -368,7 +394,7 @@ export class FileStore implements SessionStore {
     let written: boolean;
     try {
       const bytes = Buffer.from(recordText(data, now, expiresAt, json));
-      written = this.put(file, id, bytes, now, expiresAt, existing, fd);
+      written = this.put(file, id, bytes, now, expiresAt, existing, held);
     } catch (err) {
       throw new SessionStoreUnavailable("set", err);
     }
@@ -378,7 +404,7 @@ export class FileStore implements SessionStore {
 
   /**
    * `existing`: only over a file that is still there (WriteOptions.existing); false if it was
-   * gone. `fd`: the file, open (and closed here).
+   * gone. `held`: the file, open since `get` (a rename replaces it by name).
    */
   private put(
     file: string,
@@ -387,14 +413,13 @@ export class FileStore implements SessionStore {
     now: number,
     expiresAt: number,
     existing: boolean,
-    fd?: number,
+    held?: OpenFile,
   ): boolean {
     if (bytes.length <= ONE_PAGE) {
-      const done = this.rewriteInPlace(file, bytes, now, expiresAt, existing, fd);
+      const done = this.rewriteInPlace(file, bytes, now, expiresAt, existing, held?.take());
       if (done !== "replace") return done === "written";
-    } else {
-      if (fd !== undefined) closeSync(fd);
-      if (existing && !lexists(file)) return false;
+    } else if (existing && !lexists(file)) {
+      return false;
     }
     this.replace(file, id, bytes, now, expiresAt);
     return true;
@@ -432,8 +457,9 @@ export class FileStore implements SessionStore {
       const stats = fstatSync(fd);
       if (held !== undefined && stats.nlink === 0) {
         // Held since `get`, and removed since: by name, as any other write.
-        closeSync(fd);
+        const gone = fd;
         fd = -1;
+        closeSync(gone);
         return this.rewriteInPlace(file, bytes, now, expiresAt, existing);
       }
       if (!stats.isFile() || stats.size > ONE_PAGE) return "replace";
@@ -478,32 +504,35 @@ export class FileStore implements SessionStore {
    * The new expiry over the old one: the record's first bytes, same length, one write()
    * that leaves the data alone. Never creates the file: a deleted session stays deleted.
    */
-  private extendNow(id: string, ttlMs: number, held?: number): void {
+  private extendNow(id: string, ttlMs: number, held?: OpenFile): void {
     const file = this.fileFor(id);
     if (!file) return;
     const now = this.now();
     const expiresAt = now + ttlMs;
-    let fd: number;
-    if (held !== undefined) {
-      // A regular file when `get` read it. Removed since, the write below reaches nobody.
-      fd = held;
-    } else {
+    let opened: { fd: number; stats: Stats } | undefined;
+    const heldFd = held?.take();
+    if (heldFd !== undefined) {
+      // A regular file when `get` read it. Removed or replaced since: by name, as unheld.
+      const stats = fstatSync(heldFd);
+      if (stats.nlink > 0) opened = { fd: heldFd, stats };
+      else closeSync(heldFd);
+    }
+    if (!opened) {
       try {
-        fd = openRegular(file, REWRITE).fd;
+        opened = openRegular(file, REWRITE);
       } catch (err) {
         if (isMissing(err) || errorCode(err) === "ELOOP" || err instanceof NotARegularFile) return;
         throw new SessionStoreUnavailable("touch", err);
       }
     }
+    const { fd, stats } = opened;
     try {
       const head = recordHead(expiresAt);
       if (HEAD.test(head) && HEAD.test(readStart(fd, HEAD_LENGTH).toString("latin1"))) {
         writeAll(fd, Buffer.from(head), 0);
         futimesSync(fd, now / 1000, expiresAt / 1000);
       } else {
-        const stats = fstatSync(fd);
-        // Removed since `get` held it: rewriting it by name would bring it back.
-        if (stats.nlink > 0) this.reformat(fd, file, id, stats, now, expiresAt);
+        this.reformat(fd, file, id, stats, now, expiresAt);
       }
     } catch (err) {
       throw new SessionStoreUnavailable("touch", err);

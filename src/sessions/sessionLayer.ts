@@ -349,9 +349,13 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     }
     // A session this request loaded is written back only if it is still stored: one ended
     // elsewhere meanwhile (log-out everywhere, a revoke) stays ended, and gets no cookie.
-    const options = { json, existing: state.stored, held: state.record };
-    state.record = undefined; // the store's to close now
-    if (!(await store.set(req.sessionID, session, lifetime(session), options))) {
+    let written: boolean;
+    try {
+      written = await store.set(req.sessionID, session, lifetime(session), { json, existing: state.stored, held: state.record });
+    } finally {
+      letGo(state); // the store has closed it, unless it could not use it
+    }
+    if (!written) {
       state.stored = false;
       state.dropped = true;
       return false;
@@ -372,9 +376,11 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     const json = (state.ended = JSON.stringify(session));
     if (json !== state.saved) await save(req, state, json);
     else if (state.stored && !state.fresh) {
-      const held = state.record;
-      state.record = undefined; // the store's to close now
-      await store.touch(req.sessionID, lifetime(session), held);
+      try {
+        await store.touch(req.sessionID, lifetime(session), state.record);
+      } finally {
+        letGo(state); // the store has closed it, unless it could not use it
+      }
     }
     timings.saveMs = performance.now() - started;
   }

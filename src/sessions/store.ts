@@ -40,8 +40,9 @@ export interface RecordInfo {
 /**
  * A record a store keeps open for the rest of a request, when asked by `get(id, { hold:
  * true })`: the file store's open file, so that the request's write or touch goes through it
- * and never looks the file up by name again. The session layer releases it once the request
- * is done with its session. Stores with nothing to keep open (memory, Redis) return none.
+ * without looking the file up by name again (unless it was removed or replaced since, or
+ * outgrew a page). The write or touch closes it; the session layer releases it otherwise.
+ * Stores with nothing to keep open (memory, Redis) return none.
  */
 export interface HeldRecord {
   release(): void;
