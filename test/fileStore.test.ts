@@ -483,6 +483,12 @@ describe("FileStore", () => {
   });
 });
 
+/** What `sed -i` does to a file: the edited text written to a new file, renamed over it. */
+function sedInPlace(file: string, from: string, to: string): void {
+  writeFileSync(`${file}.edit`, readFileSync(file, "utf8").replace(from, to));
+  renameSync(`${file}.edit`, file);
+}
+
 describe("FileStore: a record held open from a request's read to its write", () => {
   test("get keeps the file open; the write, or the touch, goes through it and closes it", async () => {
     const { store, dir, clock } = makeStore(30 * MINUTE);
@@ -556,11 +562,7 @@ describe("FileStore: a record held open from a request's read to its write", () 
     const id = generateSessionId();
     await store.write(id, session({ visits: 3 }));
     const { held } = (await store.get(id, { hold: true }))!;
-    writeFileSync(
-      `${fileOf(id)}.edit`,
-      readFileSync(fileOf(id), "utf8").replace('"visits":3', '"visits":10'),
-    );
-    renameSync(`${fileOf(id)}.edit`, fileOf(id));
+    sedInPlace(fileOf(id), '"visits":3', '"visits":10');
     expect(await store.set(id, session({ visits: 4 }), 30 * MINUTE, { existing: true, held })).toBe(true);
     expect(await store.read(id)).toMatchObject({ visits: 4 });
   });
@@ -582,11 +584,7 @@ describe("FileStore: a record held open from a request's read to its write", () 
     const id = generateSessionId();
     await store.write(id, session({ visits: 3 }));
     const { held } = (await store.get(id, { hold: true }))!;
-    writeFileSync(
-      `${fileOf(id)}.edit`,
-      readFileSync(fileOf(id), "utf8").replace('"visits":3', '"visits":10'),
-    );
-    renameSync(`${fileOf(id)}.edit`, fileOf(id));
+    sedInPlace(fileOf(id), '"visits":3', '"visits":10');
     clock.now += 20 * MINUTE;
     await store.touch(id, 30 * MINUTE, held);
     clock.now += 20 * MINUTE; // 40 minutes after the write, 20 after the touch
