@@ -15,8 +15,9 @@
 //
 // A request's reads and writes are synchronous system calls, like better-sqlite3's: on a
 // local disk each is cheaper than handing it to libuv's thread pool and back (measured in
-// the README's "Speed" section). The sweep and the listing, which visit
-// every file, stay asynchronous and yield between batches.
+// the README's "Speed" section). The session layer's `get` keeps the file open for the
+// request's write or touch (HeldRecord), so a request looks its file up by name once. The
+// sweep and the listing, which visit every file, stay asynchronous and yield between batches.
 //
 // A session file is opened with O_NOFOLLOW and O_NONBLOCK, and used only if it is a regular
 // file: a link, a FIFO or a folder under a session's name is no session, and the server

@@ -7,8 +7,9 @@
 //    id checked for our exact shape (ids.ts). A cookie that passed is remembered (memo.ts:
 //    the last 10,000 used), so its next requests skip the HMAC.
 // 3. The lock: one request at a time per session (lock.ts), taken before the record is read.
-// 4. The record: loaded; `req.session` and `req.sessionID` exposed. No record: a new
-//    session with a new id, stored only if something is put in it.
+// 4. The record: loaded, and held open by the store for this request's write (the file
+//    store's file: one look-up by name per request); `req.session` and `req.sessionID`
+//    exposed. No record: a new session with a new id, stored only if something is put in it.
 // 5. The routes run. The log-in check (`checkLogin`, mounted by app.ts right after the
 //    body parser) runs before them but after the body: a session revoked while its
 //    request's body was still on the way must not finish that request logged in.
