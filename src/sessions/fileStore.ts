@@ -202,12 +202,19 @@ function readStart(fd: number, size: number): Buffer {
 /** Opens a session's file, and keeps it open only if it is a regular file. */
 function openRegular(file: string, flags: number): { fd: number; stats: Stats } {
   const fd = openSync(file, flags);
-  const stats = fstatSync(fd);
-  if (!stats.isFile()) {
+  try {
+    return { fd, stats: regularStats(fd) };
+  } catch (err) {
     closeSync(fd);
-    throw new NotARegularFile(stats);
+    throw err;
   }
-  return { fd, stats };
+}
+
+/** An open file's stats; throws NotARegularFile when it is not a regular file. */
+function regularStats(fd: number): Stats {
+  const stats = fstatSync(fd);
+  if (!stats.isFile()) throw new NotARegularFile(stats);
+  return stats;
 }
 
 /**
@@ -332,10 +339,9 @@ export class FileStore implements SessionStore {
     let text: string;
     let stats: Stats;
     try {
-      const opened = fd === undefined ? openRegular(file, READ) : { fd, stats: fstatSync(fd) };
+      const opened = fd === undefined ? openRegular(file, READ) : { fd, stats: regularStats(fd) };
       try {
         stats = opened.stats;
-        if (!stats.isFile()) throw new NotARegularFile(stats);
         text = readStart(opened.fd, stats.size).toString("utf8");
       } finally {
         if (fd === undefined) closeSync(opened.fd);
