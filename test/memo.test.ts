@@ -46,3 +46,17 @@ describe("Memo", () => {
     expect([memo.get("b"), memo.size]).toEqual([undefined, 1]);
   });
 });
+
+describe("Memo under steady use", () => {
+  test("an entry used again outlives at least half the memo's worth of new keys, wherever it stood", () => {
+    const limit = 100;
+    for (let position = 0; position < limit; position++) {
+      const memo = new Memo<number>(limit);
+      for (let i = 0; i < limit; i++) memo.set(`k${i}`, i);
+      expect(memo.get(`k${position}`)).toBe(position); // used again, from anywhere in the line
+      for (let i = 0; i < limit / 2; i++) memo.set(`new${i}`, i);
+      expect(memo.get(`k${position}`)).toBe(position);
+      expect(memo.size).toBe(limit);
+    }
+  });
+});

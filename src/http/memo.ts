@@ -1,5 +1,6 @@
-// A bounded memory of answers, the least recently used forgotten first, so a client that
-// sends new keys costs at most `limit` entries. Two uses:
+// A bounded memory of answers, the least recently used forgotten first (nearly: an entry used
+// again stays at least among the newer half), so a client that sends new keys costs at most
+// `limit` entries. Two uses:
 // - work that gives the same answer for the same key for as long as the process runs (an
 //   HMAC under the secrets it started with), which a request would otherwise redo each
 //   time: the session cookie's signature check, the page's CSRF token (`answer`). Only
@@ -12,7 +13,10 @@
 const MEMO_LIMIT = 10_000;
 
 export class Memo<V> {
-  readonly #answers = new Map<string, V>();
+  /** In the order of last use, the least recent first; `tick`: that use's number. */
+  readonly #answers = new Map<string, { value: V; tick: number }>();
+  /** The number the next use gets. */
+  #tick = 0;
 
   constructor(private readonly limit = MEMO_LIMIT) {}
 
@@ -20,15 +24,21 @@ export class Memo<V> {
     return this.#answers.size;
   }
 
-  /** What is kept for `key`, if anything; it becomes the most recently used. */
+  /**
+   * What is kept for `key`, if anything; it becomes the most recently used. An entry in the
+   * newer half of the line is left where it is: it is among the last to be forgotten anyway,
+   * and moving it (a Map delete and set) on every use would cost every request.
+   */
   get(key: string): V | undefined {
     const known = this.#answers.get(key);
-    if (known !== undefined) {
-      // Used again: it moves to the back of the line, the last to be forgotten.
+    if (known === undefined) return undefined;
+    if (known.tick < this.#tick - (this.#answers.size >> 1)) {
+      // Used again from the older half: it moves to the back of the line, the last to go.
       this.#answers.delete(key);
+      known.tick = this.#tick++;
       this.#answers.set(key, known);
     }
-    return known;
+    return known.value;
   }
 
   /** Keeps `value` for `key`, forgetting the least recently used entry if the memo is full. */
@@ -38,7 +48,7 @@ export class Memo<V> {
     }
     // A copy of the key: a cookie's value may be a slice of its request's whole Cookie
     // header (up to 16 KB), which the key would otherwise keep alive.
-    this.#answers.set(JSON.parse(JSON.stringify(key)) as string, value);
+    this.#answers.set(JSON.parse(JSON.stringify(key)) as string, { value, tick: this.#tick++ });
   }
 
   /** Forgets `key`. */
