@@ -1,7 +1,8 @@
 // What the session layer (src/sessions/sessionLayer.ts) sends and keeps, as a browser sees
 // it: one session cookie per response at most, re-signed once after a secret rotation,
 // with Max-Age when it has a lifetime, and nothing claimed when a save fails.
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -10,6 +11,7 @@ import express from "express";
 import { pino } from "pino";
 import request from "supertest";
 import { createAdmission } from "../src/sessions/admission";
+import { generateSessionId } from "../src/sessions/ids";
 import { sessionLayer } from "../src/sessions/sessionLayer";
 import { createSessionStorage } from "../src/sessions/storage";
 import { until } from "./processes";
@@ -47,7 +49,7 @@ function layerAlone(env: Record<string, string> = {}) {
   });
   const app = express();
   app.use(layer.openSession);
-  return { app, storage, dir };
+  return { app, storage, dir, layer };
 }
 
 const sessionLines = (res: { headers: Record<string, unknown> }) =>
@@ -274,6 +276,52 @@ describe("req.session keeps express-session's API", () => {
   });
 });
 
+describe("the layer in unusual places", () => {
+  test("mounted twice (an app inside another), it counts each visit once and leaves nothing locked or open", async () => {
+    const { app, storage, dir, layer } = layerAlone();
+    try {
+      app.use(layer.openSession);
+      app.get("/count", (req, res) => {
+        req.session.visits = (req.session.visits ?? 0) + 1;
+        res.send(String(req.session.visits));
+      });
+      const browser = request.agent(app);
+      const answers = [];
+      for (let i = 0; i < 3; i++) answers.push((await browser.get("/count")).text);
+      expect(answers).toEqual(["1", "2", "3"]);
+      const locks = () =>
+        readdirSync(path.join(dir, "sessions", ".locks")).filter((name) => name.endsWith(".lock"));
+      await until(() => (openFilesIn(dir) === 0 && locks().length === 0 ? true : undefined), {
+        deadlineMs: 2_000,
+        what: "no file left open or locked",
+      });
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a record holding a "__proto__" key still gives a session with its id and methods', async () => {
+    const { app, storage, dir } = layerAlone();
+    try {
+      app.get("/regenerate", (req, res, next) => {
+        const before = req.session.id;
+        req.session.regenerate((err) => (err ? next(err) : res.json({ before, after: req.sessionID })));
+      });
+      const id = generateSessionId();
+      const data = JSON.parse('{"visits": 3, "__proto__": {"id": "not-the-id", "regenerate": null}}');
+      await storage.store.set(id, data, 60_000);
+      const res = await request(app).get("/regenerate").set("Cookie", signedCookie(id, TEST_SECRET));
+      expect(res.status).toBe(200);
+      expect(res.body.before).toBe(id);
+      expect(res.body.after).not.toBe(id);
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("the session cookie, however the route writes its headers", () => {
   test.each([
     ["by res.send", (res: express.Response) => void res.send("ok")],
@@ -352,7 +400,7 @@ describe("the session's file, held open from its load to its save", () => {
       await request(app).get("/regenerate").set("Cookie", cookie);
       const other = cookiePair(await request(app).get("/count"));
       await request(app).get("/end").set("Cookie", other);
-      // The last response's locks and file go on its 'finish'.
+      // The last response's locks and file go on its 'close' (just after its 'finish').
       await until(() => (openFilesIn(dir) === 0 ? true : undefined), {
         deadlineMs: 2_000,
         what: "no file left open",

@@ -13,7 +13,7 @@
 const MEMO_LIMIT = 10_000;
 
 export class Memo<V> {
-  /** In the order of last use, the least recent first; `tick`: that use's number. */
+  /** In the order of insertion or last move (about the order of last use), the oldest first; `tick`: that insertion or move's number. */
   readonly #answers = new Map<string, { value: V; tick: number }>();
   /** The number the next use gets. */
   #tick = 0;
@@ -25,7 +25,7 @@ export class Memo<V> {
   }
 
   /**
-   * What is kept for `key`, if anything; it becomes the most recently used. An entry in the
+   * What is kept for `key`, if anything; it becomes (nearly) the most recently used. An entry in the
    * newer half of the line is left where it is: it is among the last to be forgotten anyway,
    * and moving it (a Map delete and set) on every use would cost every request.
    */
@@ -41,7 +41,7 @@ export class Memo<V> {
     return known.value;
   }
 
-  /** Keeps `value` for `key`, forgetting the least recently used entry if the memo is full. */
+  /** Keeps `value` for `key`, forgetting the (nearly) least recently used entry if the memo is full. */
   set(key: string, value: V): void {
     if (!this.#answers.delete(key) && this.#answers.size >= this.limit) {
       this.#answers.delete(this.#answers.keys().next().value!);

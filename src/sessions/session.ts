@@ -70,9 +70,10 @@ export class Session {
     this.#id = id;
     this.#control = control;
     this.cookie = cookie;
-    // Object.assign's own-property copy, but without its spread of `data` first.
+    // Object.assign's own-property copy, but without its spread of `data` first; and never a
+    // stored "__proto__" (it would set the session's prototype, and take its methods away).
     for (const key of Object.keys(data)) {
-      if (key !== "cookie") (this as Record<string, unknown>)[key] = data[key as keyof SessionData];
+      if (key !== "cookie" && key !== "__proto__") (this as Record<string, unknown>)[key] = data[key as keyof SessionData];
     }
   }
 

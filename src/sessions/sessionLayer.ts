@@ -110,8 +110,10 @@ export function signSessionId(id: string, secret: string): string {
 
 type Write = (...args: unknown[]) => Response;
 
-/** The layer's state of the request a response answers (`res.req`: Node keeps it there). */
-const stateOf = (res: Response) => states.get(res.req) as SessionInRequest;
+/** Where the layer keeps a request's state on its response, for the response's hooks below. */
+const STATE = Symbol("handstamp session state");
+type StatefulResponse = Response & { [STATE]: SessionInRequest };
+const stateOf = (res: Response) => (res as StatefulResponse)[STATE];
 
 /** A response's "close": it has finished, or its client has left (Node emits both as "close"). */
 function onClose(this: Response): void {
@@ -151,6 +153,8 @@ interface LayerParts {
   secure: boolean;
   /** Where a lock that could not be given back is reported. */
   lockError: (err: unknown) => void;
+  /** ... and a response that could not be ended after its save. */
+  endError: (err: unknown) => void;
 }
 
 /**
@@ -179,9 +183,11 @@ class SessionInRequest implements RequestState, SessionControl {
   readonly held: Release[] = [];
   /** The record as the store keeps it open for this request's write or touch (the file store's file). */
   record?: HeldRecord;
-  /** Step 8: the locks are given back once the answer is out AND this request's save has settled. */
+  /** Step 8: the locks are given back (once) when the answer is out AND this request's save has settled. */
   released = false;
+  /** The response has finished, or its client has left. */
   answered = false;
+  /** This request's save has settled (or there was none to make). */
   settled = false;
   /** Where the time went: left on `res.locals.sessionTimings` for the request log. */
   readonly timings: SessionTimings = { lockWaitMs: 0, loadMs: 0, saveMs: 0 };
@@ -302,7 +308,7 @@ class SessionInRequest implements RequestState, SessionControl {
         .finally(() => this.settle());
       return this.end.apply(res, args);
     }
-    void this.saveThenEnd(args);
+    this.saveThenEnd(args).catch(this.layer.endError);
     return res;
   }
 
@@ -427,6 +433,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
     name: cookieName(config, "sid"),
     secure: config.env === "production",
     lockError: (err) => deps.onError(err, "could not release a session lock"),
+    endError: (err) => deps.onError(err, "could not end a response after its session was saved"),
   };
   const signedCookies = new Memo<SignedCookie>();
   const unsignOnce = (value: string) => unsignSessionCookie(value, config.sessionSecrets);
@@ -434,6 +441,8 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
   return {
     /** Steps 1 to 4, and the hooks of steps 6 to 8. */
     async openSession(req: Request, res: Response, next: NextFunction): Promise<void> {
+      // Mounted twice (an app inside another): the first one has this request.
+      if (states.has(req)) return next();
       // 1. Plain HTTP in production.
       if (admission.refusePlainHttpForm(req, res)) return;
 
@@ -443,6 +452,7 @@ export function sessionLayer(config: Config, deps: SessionLayerDeps) {
       req.cookieSessionId = signed?.id;
       const state = new SessionInRequest(layer, req, res, next, signed?.id, signed?.secretIndex ?? 0);
       states.set(req, state);
+      (res as StatefulResponse)[STATE] = state;
       res.locals.sessionTimings = state.timings;
 
       // 8, registered first so that nothing below can leave a lock behind. The locks go once
