@@ -398,6 +398,8 @@ describe("FileStore", () => {
       plant(fileOf(id), outside);
 
       expect(await store.read(id)).toBeNull(); // answers at once: no wait for a writer
+      expect(await store.get(id, { hold: true })).toBeUndefined(); // as a request loads it
+      expect(openFilesIn(dir)).toBe(0);
       await store.extend(id, session());
       expect(await store.list()).toEqual([]);
       expect(await store.describe(id)).toBeUndefined();
