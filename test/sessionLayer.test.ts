@@ -400,7 +400,7 @@ describe("the session's file, held open from its load to its save", () => {
       await request(app).get("/regenerate").set("Cookie", cookie);
       const other = cookiePair(await request(app).get("/count"));
       await request(app).get("/end").set("Cookie", other);
-      // The last response's locks and file go on its 'close' (just after its 'finish').
+      // The last response's locks and file go on its 'finish'.
       await until(() => (openFilesIn(dir) === 0 ? true : undefined), {
         deadlineMs: 2_000,
         what: "no file left open",

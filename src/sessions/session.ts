@@ -60,41 +60,36 @@ export class SessionCookie {
 }
 
 export class Session {
+  declare readonly id: string;
   cookie: SessionCookie;
-  // Not stored with the data (private fields are not JSON): the id is the record's name, the
-  // control is this request's.
-  readonly #id: string;
-  readonly #control: SessionControl;
+  declare readonly control: SessionControl;
 
   constructor(id: string, cookie: SessionCookie, data: Partial<SessionData>, control: SessionControl) {
-    this.#id = id;
-    this.#control = control;
+    // Not stored with the data: the id is the record's name, the control is this request's.
+    Object.defineProperty(this, "id", { value: id });
+    Object.defineProperty(this, "control", { value: control });
     this.cookie = cookie;
-    // Object.assign's own-property copy, but without its spread of `data` first; and never a
-    // stored "__proto__" (it would set the session's prototype, and take its methods away).
+    // Object.assign's copy, but never a stored "__proto__" (it would set the session's
+    // prototype, and take its methods away).
     for (const key of Object.keys(data)) {
       if (key !== "cookie" && key !== "__proto__") (this as Record<string, unknown>)[key] = data[key as keyof SessionData];
     }
   }
 
-  get id(): string {
-    return this.#id;
-  }
-
   regenerate(callback: Callback): this {
-    return this.settle(this.#control.regenerate(), callback);
+    return this.settle(this.control.regenerate(), callback);
   }
 
   destroy(callback: Callback): this {
-    return this.settle(this.#control.destroy(), callback);
+    return this.settle(this.control.destroy(), callback);
   }
 
   save(callback?: Callback): this {
-    return this.settle(this.#control.save(), callback);
+    return this.settle(this.control.save(), callback);
   }
 
   reload(callback: Callback): this {
-    return this.settle(this.#control.reload(), callback);
+    return this.settle(this.control.reload(), callback);
   }
 
   /** The cookie's lifetime starts again (express-session's resetMaxAge). */
@@ -106,7 +101,7 @@ export class Session {
   /** Marks the session used: its expiry in the store is pushed forward at the end of the request. */
   touch(): this {
     this.resetMaxAge();
-    this.#control.touch();
+    this.control.touch();
     return this;
   }
 
