@@ -15,7 +15,7 @@ const MEMO_LIMIT = 10_000;
 export class Memo<V> {
   /** In the order of insertion or last move (about the order of last use), the oldest first; `tick`: that insertion or move's number. */
   readonly #answers = new Map<string, { value: V; tick: number }>();
-  /** The number the next use gets. */
+  /** The number the next insertion or move gets. */
   #tick = 0;
 
   constructor(private readonly limit = MEMO_LIMIT) {}
