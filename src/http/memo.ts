@@ -13,7 +13,10 @@
 const MEMO_LIMIT = 10_000;
 
 export class Memo<V> {
-  /** In the order of insertion or last move (about the order of last use), the oldest first; `tick`: that insertion or move's number. */
+  /**
+   * In the order of insertion or last move (about the order of last use), the oldest first;
+   * `tick`: that insertion or move's number.
+   */
   readonly #answers = new Map<string, { value: V; tick: number }>();
   /** The number the next insertion or move gets. */
   #tick = 0;
@@ -25,9 +28,9 @@ export class Memo<V> {
   }
 
   /**
-   * What is kept for `key`, if anything; it becomes (nearly) the most recently used. An entry in the
-   * newer half of the line is left where it is: it is among the last to be forgotten anyway,
-   * and moving it (a Map delete and set) on every use would cost every request.
+   * What is kept for `key`, if anything; it becomes (nearly) the most recently used. An entry
+   * in the newer half of the line is left where it is: it is among the last to be forgotten
+   * anyway, and moving it (a Map delete and set) on every use would cost every request.
    */
   get(key: string): V | undefined {
     const known = this.#answers.get(key);
