@@ -23,13 +23,38 @@ export const BetterSqlite3: typeof BetterSqlite3Type =
 export function openDatabase(file: string): SqliteFile {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   keepPrivate(file);
-  const db = new BetterSqlite3(file);
-  db.pragma("journal_mode = WAL");
-  db.pragma("busy_timeout = 5000");
+  const db = new BetterSqlite3(file, { timeout: BUSY_TIMEOUT_MS });
+  useWal(db);
   db.pragma("foreign_keys = ON");
   migrate(db);
   return db;
 }
+
+/** How long a statement waits for another process's lock before it fails "database is locked". */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Switches a new database to WAL (an old one already is: the mode is kept in the file).
+ * Two processes starting at once on a new file may both try, and SQLite then fails one of
+ * them at once, "database is locked", without waiting: each holds the read lock the other
+ * must see go (waiting could never end). That one tries again, for as long as any
+ * statement waits for a lock; by then the other has switched the file, and its switch is
+ * a no-op.
+ */
+function useWal(db: SqliteFile): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "SQLITE_BUSY" || Date.now() > deadline) throw err;
+      Atomics.wait(PAUSE, 0, 0, 5); // a synchronous pause: openDatabase is synchronous
+    }
+  }
+}
+
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * The database holds password hashes and session ids: it is created 0600 here, before
